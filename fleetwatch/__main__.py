@@ -1,0 +1,7 @@
+"""``python -m fleetwatch``."""
+
+import sys
+
+from fleetwatch.cli import main
+
+sys.exit(main())

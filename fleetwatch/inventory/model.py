@@ -1,0 +1,44 @@
+"""Inventory data: a host alias resolved as OpenSSH would, plus fleetwatch's per-host settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fleetwatch.settings import HostSettings
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Connection parameters for one alias, exactly as ``ssh -G`` reports them (tokens and ~ expanded)."""
+
+    alias: str
+    hostname: str
+    user: str
+    port: int = 22
+    identity_files: tuple[str, ...] = ()
+    """IdentityFile entries in order, ``~`` and %-tokens expanded; files that do not exist are kept."""
+    identities_only: bool = False
+    proxy_jump: str | None = None
+    """Raw ProxyJump value (``[user@]host[:port][,…]``), or None for ``none``/unset."""
+    proxy_command: str | None = None
+    """ProxyCommand with %-tokens expanded, or None for ``none``/unset."""
+    user_known_hosts_files: tuple[str, ...] = ()
+    global_known_hosts_files: tuple[str, ...] = ()
+    strict_host_key_checking: str = "ask"
+    """One of ``yes``, ``accept-new``, ``no``, ``ask`` (``ask`` behaves as ``yes``: nobody answers)."""
+    hash_known_hosts: bool = False
+    connect_timeout: float | None = None
+    server_alive_interval: int = 0
+    server_alive_count_max: int = 3
+    source: str = "ssh -G"
+    """How this was resolved: ``ssh -G`` or ``parser`` (no ssh binary)."""
+
+
+@dataclass(frozen=True)
+class Host:
+    """One fleet member: its alias, how to reach it, its groups and settings."""
+
+    alias: str
+    target: SshTarget
+    groups: tuple[str, ...] = ()
+    settings: HostSettings = field(default_factory=HostSettings)
