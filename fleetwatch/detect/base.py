@@ -1,0 +1,133 @@
+"""What every detector sees, and the registry they join.  Pure: no I/O, no clock reads."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from fleetwatch.findings import Finding, Observation, Severity
+from fleetwatch.settings import Thresholds
+from fleetwatch.snapshot import Event
+
+_ROUND_FILE = re.compile(r"(?:^|/)R(\d+)-[^/]*$")
+
+
+class Needs(enum.IntEnum):
+    """What a detector must have to say anything; without it the detector is not evaluated
+    (and its open episode neither resolves nor re-fires)."""
+
+    OBSERVATION = 0
+    """Any poll outcome."""
+    HANDSHAKE = 1
+    """The SSH handshake got past the host key (success, or failure at auth or later)."""
+    SNAPSHOT = 2
+    """The probe ran and answered."""
+    PEEK = 3
+    """agent-runner peek output was parsed."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """One host's observation plus derived views the detectors share."""
+
+    obs: Observation
+    thresholds: Thresholds
+    now: float
+
+    @property
+    def host(self) -> str:
+        """The host alias."""
+        return self.obs.host
+
+    @cached_property
+    def events(self) -> tuple[Event, ...]:
+        """Supervisor events, oldest first (empty without a peek)."""
+        snap = self.obs.snapshot
+        return snap.peek.events if snap and snap.peek else ()
+
+    @cached_property
+    def remote_now(self) -> float:
+        """The host's own clock at poll time: event ages measured on it are immune to clock skew."""
+        snap = self.obs.snapshot
+        return snap.facts.time if snap and snap.facts else self.now
+
+    @cached_property
+    def exits(self) -> tuple[Event, ...]:
+        """The last ``exit_window`` ``agent_exit`` events."""
+        exits = [e for e in self.events if e.kind == "agent_exit"]
+        return tuple(exits[-self.thresholds.exit_window :])
+
+    @cached_property
+    def log_tails(self) -> Mapping[int, str]:
+        """Round number -> tail of that round's log (from ``R<n>-<stamp>.log``)."""
+        snap = self.obs.snapshot
+        tails: dict[int, str] = {}
+        for log in snap.round_logs if snap else ():
+            match = _ROUND_FILE.search(log.path)
+            if match:
+                tails[int(match.group(1))] = log.tail
+        return tails
+
+    @cached_property
+    def round_budget_s(self) -> float:
+        """The project's round budget, or the configured fallback."""
+        snap = self.obs.snapshot
+        budget = snap.peek.round_budget_s if snap and snap.peek else None
+        return budget or self.thresholds.stale_default_budget_s
+
+    def short_exit(self, exit_event: Event) -> bool:
+        """agent-runner's "short exit": non-zero, under ``short_exit_s``, not timed out."""
+        data = exit_event.data
+        code = data.get("exit_code", 0)
+        return (
+            code not in (0, None)
+            and float(data.get("duration_s") or 0.0) < self.thresholds.short_exit_s
+            and not data.get("timed_out", False)
+        )
+
+    def finding(
+        self, detector: str, severity: Severity, message: str, hint: str = "", **context: Any
+    ) -> Finding:
+        """A finding for this host."""
+        return Finding(self.host, detector, severity, message, hint, context)
+
+
+def human_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+DetectorFn = Callable[[Context], Finding | None]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A named pure check and what it needs to be evaluated."""
+
+    name: str
+    needs: Needs
+    fn: DetectorFn = field(repr=False)
+    doc: str = ""
+
+
+REGISTRY: dict[str, Detector] = {}
+
+
+def detector(name: str, needs: Needs) -> Callable[[DetectorFn], DetectorFn]:
+    """Register a detector function under ``name``."""
+
+    def register(fn: DetectorFn) -> DetectorFn:
+        REGISTRY[name] = Detector(name, needs, fn, (fn.__doc__ or "").strip())
+        return fn
+
+    return register

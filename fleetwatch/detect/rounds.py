@@ -1,0 +1,233 @@
+"""Detectors over agent-runner's event stream and round logs, matching agent-runner's own semantics.
+
+Window: the last ``exit_window`` (10) ``agent_exit`` events.  A rate detector fires when at least
+``rate_threshold`` (20 %) of a *full* window matches, i.e. 2 rounds of 10.  agent-runner also
+requires the window to be full; we do not, because its crash-loop breaker stops serve after 5
+short crashes, so an auth-failing project never reaches 10 exits and would never be reported.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+
+from fleetwatch.detect.base import Context, Needs, detector, human_duration
+from fleetwatch.findings import Finding, Severity
+from fleetwatch.snapshot import Event, parse_ts
+
+# agent-runner 0.3.14 config/models.py _DEFAULT_AUTH_PATTERNS, plus the words claude prints on an
+# expired login that the default misses ("Please run /login", "invalid api key" is covered).
+AUTH_PATTERNS = re.compile(
+    r"\b(oauth|unauthorized|401|api[_ ]key|auth(entication)?[_ -]?(failed|error|expired)|session.*expired)\b"
+    r"|please run /login|token (has )?expired",
+    re.IGNORECASE,
+)
+# agent-runner 0.3.14 _monitor_detectors.py NETWORK_PATTERNS.
+NETWORK_PATTERNS = re.compile(
+    r"\b(connection refused|econnrefused|dns|name or service not known|connect(ion)? timed out|"
+    r"nodename nor servname|network unreachable|50[023] (service unavailable|bad gateway|gateway timeout)|"
+    r"connection reset)\b",
+    re.IGNORECASE,
+)
+# Events fleetwatch-like monitors write themselves: not signs of supervisor life.
+MONITOR_SELF_KINDS = frozenset(
+    {
+        "monitor_alert_emitted",
+        "monitor_auto_stop_failed",
+        "monitor_auto_stop_triggered",
+        "monitor_remote_blip",
+        "monitor_remote_giveup",
+        "monitor_started",
+        "detector_error",
+    }
+)
+PAUSE_KINDS = ("schedule_paused", "round_deferred")
+RESUME_KINDS = ("schedule_resumed", "round_resumed")
+PAUSE_HORIZON_S = 8 * 86400  # agent-runner's resume horizon for a pause without resume_at
+# serve ended on purpose or by a breaker: its own detector says why, so silence after it is not "stale".
+TERMINAL_KINDS = frozenset({
+    "crash_loop", "stalled_no_progress", "config_broken", "mem_loop", "mem_loop_persistent",
+    "max_rounds_reached",
+})
+
+
+def _needed(ctx: Context) -> int:
+    return max(1, math.ceil(ctx.thresholds.rate_threshold * ctx.thresholds.exit_window - 1e-9))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tail_excerpt(text: str, pattern: re.Pattern[str]) -> str:
+    for line in reversed(text.splitlines()):
+        if pattern.search(line):
+            return line.strip()[:200]
+    return ""
+
+
+def _log_matches(ctx: Context, pattern: re.Pattern[str]) -> list[tuple[Event, str]]:
+    out = []
+    for e in ctx.exits:
+        tail = ctx.log_tails.get(int(e.data.get("round_num") or -1), "")
+        if ctx.short_exit(e) and pattern.search(tail):
+            out.append((e, _tail_excerpt(tail, pattern)))
+    return out
+
+
+@detector("oauth_fail", Needs.PEEK)
+def oauth_fail(ctx: Context) -> Finding | None:
+    """Rounds failing auth: ``agent_auth_error_detected`` events, or auth patterns in short-exit log tails."""
+    structured = {
+        e.data.get("round_num")
+        for e in ctx.events
+        if e.kind == "agent_auth_error_detected" and e.data.get("round_num") is not None
+    }
+    by_log = dict((id(e), line) for e, line in _log_matches(ctx, AUTH_PATTERNS))
+    matched = [e for e in ctx.exits if e.data.get("round_num") in structured or id(e) in by_log]
+    if len(matched) < _needed(ctx):
+        return None
+    said = next((by_log[id(e)] for e in reversed(matched) if id(e) in by_log), "agent-reported auth error")
+    return ctx.finding(
+        "oauth_fail",
+        Severity.CRITICAL,
+        f"{len(matched)}/{len(ctx.exits)} recent rounds failed auth: {said}",
+        "log the agent CLI in again on the host (e.g. `claude /login`) or refresh its API key",
+        matches=len(matched),
+        window=len(ctx.exits),
+        rounds=[e.data.get("round_num") for e in matched],
+        evidence=said,
+    )
+
+
+@detector("network_fail", Needs.PEEK)
+def network_fail(ctx: Context) -> Finding | None:
+    """Short-exit rounds whose log tail shows a network error (DNS, refused, reset, 502/503/504)."""
+    matched = _log_matches(ctx, NETWORK_PATTERNS)
+    if len(matched) < _needed(ctx):
+        return None
+    return ctx.finding(
+        "network_fail",
+        Severity.WARNING,
+        f"{len(matched)}/{len(ctx.exits)} recent rounds short-exited with a network error: {matched[-1][1]}",
+        "check the host's DNS / VPN / upstream provider status",
+        matches=len(matched),
+        window=len(ctx.exits),
+        rounds=[e.data.get("round_num") for e, _ in matched],
+    )
+
+
+@detector("timeout_rate", Needs.PEEK)
+def timeout_rate(ctx: Context) -> Finding | None:
+    """Rounds hitting the round budget (grace kills excluded), over the exit window."""
+    timed = [e for e in ctx.exits if e.data.get("timed_out") and e.data.get("exit_cause") != "grace_kill"]
+    if len(timed) < _needed(ctx):
+        return None
+    return ctx.finding(
+        "timeout_rate",
+        Severity.WARNING,
+        f"{len(timed)}/{len(ctx.exits)} recent rounds timed out (budget {ctx.round_budget_s:g} s)",
+        "the agent may be stuck on a task; look at the latest round log",
+        timed_out=len(timed),
+        window=len(ctx.exits),
+    )
+
+
+@detector("hung", Needs.PEEK)
+def hung(ctx: Context) -> Finding | None:
+    """The newest round started longer ago than ``stale_factor`` × budget and has not ended."""
+    open_rounds: dict[int, float] = {}
+    highest: int | None = None
+    for e in ctx.events:
+        rn = e.data.get("round_num")
+        if not isinstance(rn, int) or e.kind not in ("round_start", "round_end"):
+            continue
+        if e.kind == "round_start":
+            open_rounds[rn] = e.ts
+            highest = rn if highest is None else max(highest, rn)
+        else:
+            open_rounds.pop(rn, None)
+    if highest is None or highest not in open_rounds:
+        return None
+    elapsed = ctx.remote_now - open_rounds[highest]
+    limit = ctx.round_budget_s * ctx.thresholds.stale_factor
+    if elapsed <= limit:
+        return None
+    return ctx.finding(
+        "hung",
+        Severity.WARNING,
+        f"round {highest} started {human_duration(elapsed)} ago and has not ended "
+        f"(limit {human_duration(limit)})",
+        "the agent or its round kill may be stuck; check the process on the host",
+        round_num=highest,
+        elapsed_s=round(elapsed),
+        threshold_s=limit,
+    )
+
+
+@detector("rate_limit_active", Needs.PEEK)
+def rate_limit_active(ctx: Context) -> Finding | None:
+    """The agent is throttled by its provider: a transient error with its reset still in the future."""
+    peek = ctx.obs.snapshot.peek if ctx.obs.snapshot else None
+    state = peek.service.get("rate_limit") if peek else None
+    reset: float | None = None
+    classification, agent = "rate_limit", "agent"
+    if isinstance(state, dict):
+        reset = parse_ts(state.get("reset_at_epoch", state.get("throttled_until")))
+        classification = str(state.get("classification", classification))
+        agent = str(state.get("agent", agent))
+    else:
+        for e in reversed(ctx.events):
+            if e.kind == "transient_error_recovered":
+                return None
+            if e.kind == "transient_error_detected":
+                reset = parse_ts(e.data.get("reset_at_epoch"))
+                classification = str(e.data.get("classification", classification))
+                agent = str(e.data.get("agent", agent))
+                break
+    if reset is None or not math.isfinite(reset) or reset <= ctx.remote_now:
+        return None
+    return ctx.finding(
+        "rate_limit_active",
+        Severity.WARNING,
+        f"{agent} throttled until {_iso(reset)} ({classification})",
+        "nothing to do unless it persists; the supervisor backs off by itself",
+        throttled_until=_iso(reset),
+        classification=classification,
+    )
+
+
+def _pause_suppresses(ctx: Context, threshold: float) -> bool:
+    newest = next((e for e in reversed(ctx.events) if e.kind in PAUSE_KINDS + RESUME_KINDS), None)
+    if newest is None or newest.kind not in PAUSE_KINDS:
+        return False
+    bound = parse_ts(newest.data.get("resume_at") or None) or newest.ts + PAUSE_HORIZON_S
+    return ctx.remote_now <= bound + threshold
+
+
+@detector("supervisor_stale", Needs.PEEK)
+def supervisor_stale(ctx: Context) -> Finding | None:
+    """Newest supervisor event older than ``stale_factor`` × round budget (not during a live pause)."""
+    supervised = [e for e in ctx.events if e.kind not in MONITOR_SELF_KINDS]
+    if not supervised:
+        return None  # never started: nothing to be stale against
+    threshold = ctx.round_budget_s * ctx.thresholds.stale_factor
+    last = supervised[-1]
+    age = ctx.remote_now - last.ts
+    if age <= threshold or last.kind in TERMINAL_KINDS or _pause_suppresses(ctx, threshold):
+        return None
+    peek = ctx.obs.snapshot.peek if ctx.obs.snapshot else None
+    active = bool(peek and peek.service.get("active"))
+    state = "running but silent" if active else "not running"
+    return ctx.finding(
+        "supervisor_stale",
+        Severity.WARNING,
+        f"no supervisor events for {human_duration(age)} (threshold {human_duration(threshold)}); "
+        f"serve is {state}; last event {last.kind} at {_iso(last.ts)}",
+        "check `agent-runner status` on the host; restart the service if it died",
+        age_s=round(age),
+        threshold_s=threshold,
+        last_event=last.kind,
+        service_active=active,
+    )
