@@ -1,0 +1,166 @@
+"""SQLite state under the XDG state dir: open episodes, stored transitions, SSH failure clocks.
+
+WAL mode and ``BEGIN IMMEDIATE`` let a watcher, a cron ``check`` and the TUI share one database:
+each pass reads and writes its state in one short write transaction, so overlapping runs
+serialise instead of corrupting each other or reporting the same transition twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from fleetwatch.episodes import Change, Episode, EpisodeKey, Transition
+from fleetwatch.errors import StateError
+from fleetwatch.findings import Severity
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS episodes (
+    host TEXT NOT NULL, detector TEXT NOT NULL, severity INTEGER NOT NULL, message TEXT NOT NULL,
+    hint TEXT NOT NULL, context TEXT NOT NULL, started_at REAL NOT NULL, last_seen_at REAL NOT NULL,
+    PRIMARY KEY (host, detector)
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    change TEXT NOT NULL, at REAL NOT NULL,
+    host TEXT NOT NULL, detector TEXT NOT NULL, severity INTEGER NOT NULL, message TEXT NOT NULL,
+    hint TEXT NOT NULL, context TEXT NOT NULL, started_at REAL NOT NULL,
+    sent_at REAL  -- set once every notification for this transition was delivered
+);
+CREATE TABLE IF NOT EXISTS failure_clocks (
+    host TEXT PRIMARY KEY, failing_since REAL NOT NULL, last_failure_at REAL NOT NULL
+);
+"""
+
+
+def _episode(row: sqlite3.Row, last_seen_column: str = "last_seen_at") -> Episode:
+    return Episode(
+        host=row["host"],
+        detector=row["detector"],
+        severity=Severity(row["severity"]),
+        message=row["message"],
+        hint=row["hint"],
+        context=json.loads(row["context"]),
+        started_at=row["started_at"],
+        last_seen_at=row[last_seen_column],
+    )
+
+
+class Store:
+    """The state database; open with ``Store.open(state_dir)``."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        """Open (creating if needed) ``state.db`` in ``state_dir``."""
+        path = state_dir / "state.db"
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(
+                f"cannot open state database {path}: {exc} "
+                "(check permissions, or point --state-dir / FLEETWATCH_STATE_DIR elsewhere)"
+            ) from None
+        return cls(conn, path)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction, taken up front so concurrent passes queue instead of clashing."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StateError(f"state database {self.path} is locked or unwritable: {exc}") from None
+        try:
+            yield self
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    def open_episodes(self) -> dict[EpisodeKey, Episode]:
+        """Every open episode."""
+        rows = self._conn.execute("SELECT * FROM episodes ORDER BY started_at")
+        return {(r["host"], r["detector"]): _episode(r) for r in rows}
+
+    def save_episodes(
+        self, before: Mapping[EpisodeKey, Episode], after: Mapping[EpisodeKey, Episode]
+    ) -> None:
+        """Write the difference between two open-episode sets."""
+        for key in before.keys() - after.keys():
+            self._conn.execute("DELETE FROM episodes WHERE host=? AND detector=?", key)
+        for key, ep in after.items():
+            if before.get(key) == ep:
+                continue
+            self._conn.execute(
+                "INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    ep.host,
+                    ep.detector,
+                    int(ep.severity),
+                    ep.message,
+                    ep.hint,
+                    json.dumps(ep.context, default=str),
+                    ep.started_at,
+                    ep.last_seen_at,
+                ),
+            )
+
+    def add_transitions(self, transitions: Iterable[Transition]) -> None:
+        """Store transitions (the outbox notifications are sent from)."""
+        for t in transitions:
+            ep = t.episode
+            self._conn.execute(
+                "INSERT INTO transitions (change, at, host, detector, severity, message, hint, context,"
+                " started_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    str(t.change),
+                    t.at,
+                    ep.host,
+                    ep.detector,
+                    int(ep.severity),
+                    ep.message,
+                    ep.hint,
+                    json.dumps(ep.context, default=str),
+                    ep.started_at,
+                ),
+            )
+
+    def transitions_since(self, after_id: int = 0) -> list[tuple[int, Transition]]:
+        """Stored transitions with id > ``after_id``, oldest first."""
+        rows = self._conn.execute("SELECT * FROM transitions WHERE id > ? ORDER BY id", (after_id,))
+        return [(r["id"], Transition(Change(r["change"]), _episode(r, "at"), r["at"])) for r in rows]
+
+    def failure_clocks(self) -> dict[str, float]:
+        """host -> when SSH to it started failing continuously."""
+        rows = self._conn.execute("SELECT host, failing_since FROM failure_clocks")
+        return {r["host"]: r["failing_since"] for r in rows}
+
+    def record_failure(self, host: str, now: float) -> float:
+        """Note a failed poll; return when the failure streak started (kept across runs)."""
+        self._conn.execute(
+            "INSERT INTO failure_clocks VALUES (?,?,?) "
+            "ON CONFLICT(host) DO UPDATE SET last_failure_at=excluded.last_failure_at",
+            (host, now, now),
+        )
+        row = self._conn.execute("SELECT failing_since FROM failure_clocks WHERE host=?", (host,)).fetchone()
+        return float(row["failing_since"])
+
+    def record_success(self, host: str) -> None:
+        """A poll got through: the failure streak is over."""
+        self._conn.execute("DELETE FROM failure_clocks WHERE host=?", (host,))

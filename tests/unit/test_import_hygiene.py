@@ -1,0 +1,21 @@
+"""The pure core must not pull in the edges' libraries (asyncssh, textual, apprise)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PURE = [
+    "fleetwatch.snapshot", "fleetwatch.detect", "fleetwatch.episodes", "fleetwatch.findings",
+    "fleetwatch.settings", "fleetwatch.report", "fleetwatch.store", "fleetwatch.inventory.model",
+]
+
+
+def test_pure_modules_load_no_edge_libraries() -> None:
+    code = (
+        f"import sys\nfor m in {PURE!r}: __import__(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('asyncssh', 'textual', 'apprise'))\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
