@@ -7,7 +7,8 @@ the ``smoke_check_failed`` event just before it.
 
 from __future__ import annotations
 
-from fleetwatch.detect.base import Context, Needs, detector
+from fleetwatch.detect.base import Context, Needs, detector, human_duration
+from fleetwatch.detect.rounds import MONITOR_SELF_KINDS
 from fleetwatch.findings import Finding, Severity
 from fleetwatch.snapshot import Event
 
@@ -20,7 +21,7 @@ BREAKERS: dict[str, str] = {
 }
 HINTS: dict[str, str] = {
     "crash_loop": "read the crashed rounds' logs below, fix the cause, then restart the service",
-    "stalled_no_progress": "the agent CLI exits without doing work (provider or login trouble?); check its log",
+    "stalled_no_progress": "the agent CLI exits without working (provider or login trouble?); read its log",
     "config_broken": "run `agent-runner doctor` on the host, fix agent-runner.toml, then restart",
     "mem_loop": "free memory on the host or lower the agent's footprint, then restart",
     "mem_loop_persistent": "the host cannot hold this workload; free memory, then restart the service",
@@ -69,8 +70,13 @@ def _make(kind: str) -> None:
         )
         said = reason or (tails[max(tails, key=int)].splitlines()[-1] if tails else "no reason recorded")
         return ctx.finding(
-            kind, Severity.CRITICAL, f"supervisor {what}: {said}", HINTS[kind],
-            reason=reason, log_tails=tails, consecutive=event.data.get("consecutive"),
+            kind,
+            Severity.CRITICAL,
+            f"supervisor {what}: {said}",
+            HINTS[kind],
+            reason=reason,
+            log_tails=tails,
+            consecutive=event.data.get("consecutive"),
         )
 
     check.__doc__ = f"agent-runner's breaker `{kind}` stopped serve ({BREAKERS[kind].split(':')[0]})."
@@ -78,6 +84,27 @@ def _make(kind: str) -> None:
 
 for _kind in BREAKERS:
     _make(_kind)
+
+
+@detector("supervisor_died", Needs.PEEK)
+def supervisor_died(ctx: Context) -> Finding | None:
+    """serve left a stale pid file: it crashed, was killed, or the host rebooted (no clean stop)."""
+    peek = ctx.obs.snapshot.peek if ctx.obs.snapshot else None
+    if peek is None or peek.service.get("mode") != "pid_file" or peek.service.get("active"):
+        return None
+    last = next((e for e in reversed(ctx.events) if e.kind not in MONITOR_SELF_KINDS), None)
+    if last is not None and last.kind in BREAKERS:
+        return None  # the breaker's own detector explains why serve is gone
+    since = (
+        f"; last event {last.kind} {human_duration(max(0.0, ctx.remote_now - last.ts))} ago" if last else ""
+    )
+    return ctx.finding(
+        "supervisor_died",
+        Severity.CRITICAL,
+        f"serve is not running but left its pid file: it crashed or was killed{since}",
+        "restart it (`agent-runner start`, or serve under your process manager) and check why it died",
+        last_event=last.kind if last else None,
+    )
 
 
 @detector("supervisor_finished", Needs.PEEK)
@@ -88,6 +115,9 @@ def supervisor_finished(ctx: Context) -> Finding | None:
         return None
     done = event.data.get("rounds_completed", "?")
     return ctx.finding(
-        "supervisor_finished", Severity.INFO, f"serve finished after {done} rounds (--max-rounds)",
-        "start it again when you want more rounds", rounds_completed=done,
+        "supervisor_finished",
+        Severity.INFO,
+        f"serve finished after {done} rounds (--max-rounds)",
+        "start it again when you want more rounds",
+        rounds_completed=done,
     )

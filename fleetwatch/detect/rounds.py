@@ -23,11 +23,13 @@ AUTH_PATTERNS = re.compile(
     r"|please run /login|token (has )?expired",
     re.IGNORECASE,
 )
-# agent-runner 0.3.14 _monitor_detectors.py NETWORK_PATTERNS.
+# agent-runner 0.3.14 _monitor_detectors.py NETWORK_PATTERNS, plus what the real claude CLI prints
+# (``API Error: Connection error.``, Node's ECONNRESET / ENOTFOUND / ETIMEDOUT / EAI_AGAIN), which
+# agent-runner's regex misses.
 NETWORK_PATTERNS = re.compile(
     r"\b(connection refused|econnrefused|dns|name or service not known|connect(ion)? timed out|"
     r"nodename nor servname|network unreachable|50[023] (service unavailable|bad gateway|gateway timeout)|"
-    r"connection reset)\b",
+    r"connection reset|connection error|econnreset|enotfound|etimedout|eai_again)\b",
     re.IGNORECASE,
 )
 # Events fleetwatch-like monitors write themselves: not signs of supervisor life.
@@ -46,10 +48,16 @@ PAUSE_KINDS = ("schedule_paused", "round_deferred")
 RESUME_KINDS = ("schedule_resumed", "round_resumed")
 PAUSE_HORIZON_S = 8 * 86400  # agent-runner's resume horizon for a pause without resume_at
 # serve ended on purpose or by a breaker: its own detector says why, so silence after it is not "stale".
-TERMINAL_KINDS = frozenset({
-    "crash_loop", "stalled_no_progress", "config_broken", "mem_loop", "mem_loop_persistent",
-    "max_rounds_reached",
-})
+TERMINAL_KINDS = frozenset(
+    {
+        "crash_loop",
+        "stalled_no_progress",
+        "config_broken",
+        "mem_loop",
+        "mem_loop_persistent",
+        "max_rounds_reached",
+    }
+)
 
 
 def _needed(ctx: Context) -> int:
@@ -103,18 +111,28 @@ def oauth_fail(ctx: Context) -> Finding | None:
 
 @detector("network_fail", Needs.PEEK)
 def network_fail(ctx: Context) -> Finding | None:
-    """Short-exit rounds whose log tail shows a network error (DNS, refused, reset, 502/503/504)."""
-    matched = _log_matches(ctx, NETWORK_PATTERNS)
+    """Short-exit rounds with a network error: ``agent_network_blip`` events or patterns in log tails."""
+    blips = {
+        e.data.get("round_num"): str(e.data.get("matched") or "network blip")
+        for e in ctx.events
+        if e.kind == "agent_network_blip" and e.data.get("round_num") is not None
+    }
+    by_log = {id(e): line for e, line in _log_matches(ctx, NETWORK_PATTERNS)}
+    matched = [
+        e for e in ctx.exits if id(e) in by_log or (ctx.short_exit(e) and e.data.get("round_num") in blips)
+    ]
     if len(matched) < _needed(ctx):
         return None
+    last = matched[-1]
+    said = by_log.get(id(last)) or blips.get(last.data.get("round_num"), "")
     return ctx.finding(
         "network_fail",
         Severity.WARNING,
-        f"{len(matched)}/{len(ctx.exits)} recent rounds short-exited with a network error: {matched[-1][1]}",
+        f"{len(matched)}/{len(ctx.exits)} recent rounds short-exited with a network error: {said}",
         "check the host's DNS / VPN / upstream provider status",
         matches=len(matched),
         window=len(ctx.exits),
-        rounds=[e.data.get("round_num") for e, _ in matched],
+        rounds=[e.data.get("round_num") for e in matched],
     )
 
 
@@ -173,9 +191,9 @@ def rate_limit_active(ctx: Context) -> Finding | None:
     state = peek.service.get("rate_limit") if peek else None
     reset: float | None = None
     classification, agent = "rate_limit", "agent"
-    if isinstance(state, dict):
-        reset = parse_ts(state.get("reset_at_epoch", state.get("throttled_until")))
-        classification = str(state.get("classification", classification))
+    if isinstance(state, dict):  # peek 1.9+: service.rate_limit
+        reset = parse_ts(state.get("throttled_until_epoch", state.get("reset_at_epoch")))
+        classification = str(state.get("limit_type", state.get("classification", classification)))
         agent = str(state.get("agent", agent))
     else:
         for e in reversed(ctx.events):
@@ -212,20 +230,23 @@ def supervisor_stale(ctx: Context) -> Finding | None:
     supervised = [e for e in ctx.events if e.kind not in MONITOR_SELF_KINDS]
     if not supervised:
         return None  # never started: nothing to be stale against
-    threshold = ctx.round_budget_s * ctx.thresholds.stale_factor
+    threshold = float(int(ctx.round_budget_s * ctx.thresholds.stale_factor))  # agent-runner truncates too
     last = supervised[-1]
     age = ctx.remote_now - last.ts
     if age <= threshold or last.kind in TERMINAL_KINDS or _pause_suppresses(ctx, threshold):
         return None
     peek = ctx.obs.snapshot.peek if ctx.obs.snapshot else None
-    active = bool(peek and peek.service.get("active"))
-    state = "running but silent" if active else "not running"
+    service = peek.service if peek else {}
+    if service.get("mode") == "pid_file" and not service.get("active"):
+        return None  # serve died leaving its pid file: supervisor_died says so, critically
+    active = bool(service.get("active"))
+    state = "running but silent (stuck?)" if active else "not running (stopped cleanly, or never restarted)"
     return ctx.finding(
         "supervisor_stale",
         Severity.WARNING,
         f"no supervisor events for {human_duration(age)} (threshold {human_duration(threshold)}); "
         f"serve is {state}; last event {last.kind} at {_iso(last.ts)}",
-        "check `agent-runner status` on the host; restart the service if it died",
+        "check `agent-runner status` on the host; restart the service if it is stuck or should be running",
         age_s=round(age),
         threshold_s=threshold,
         last_event=last.kind,

@@ -10,7 +10,10 @@ from fleetwatch.settings import Thresholds
 from tests.unit.builders import NOW, event, facts, observed, peek, round_events, snapshot
 
 T = Thresholds()
-AUTH_TAIL = 'API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired."}}'
+AUTH_TAIL = (
+    'API Error: 401 {"type":"error","error":{"type":"authentication_error",'
+    '"message":"OAuth token has expired."}}'
+)
 
 
 def fired(obs, thresholds: Thresholds = T, now: float = NOW) -> dict[str, Finding]:
@@ -71,8 +74,10 @@ def test_auth_pattern_in_a_long_or_timed_out_round_is_ignored() -> None:
 
 def test_structured_auth_event_counts_even_when_the_cli_exited_zero() -> None:
     events = round_events(10, NOW - 900)
-    events += [event("agent_auth_error_detected", NOW - 100, round_num=9),
-               event("agent_auth_error_detected", NOW - 50, round_num=10)]
+    events += [
+        event("agent_auth_error_detected", NOW - 100, round_num=9),
+        event("agent_auth_error_detected", NOW - 50, round_num=10),
+    ]
     assert "oauth_fail" in fired(observed(snapshot(peek(sorted(events, key=lambda e: e.ts)))))
 
 
@@ -83,7 +88,11 @@ def test_one_auth_failure_in_ten_rounds_is_below_the_20_percent_threshold() -> N
 
 def test_network_fail_from_short_exits_with_network_errors() -> None:
     events = round_events(3, NOW - 300, exit_code=1, duration=3.0)
-    logs = {1: "API Error: Connection error. ECONNREFUSED", 2: "getaddrinfo: Name or service not known", 3: "ok"}
+    logs = {
+        1: "API Error: Connection error. ECONNREFUSED",
+        2: "getaddrinfo: Name or service not known",
+        3: "ok",
+    }
     got = fired(observed(snapshot(peek(events), logs=logs)))
     assert got["network_fail"].severity is Severity.WARNING
     assert got["network_fail"].context["matches"] == 2
@@ -135,18 +144,26 @@ def test_never_started_project_is_not_stale() -> None:
 
 
 def test_hung_round_started_long_ago_without_round_end() -> None:
-    events = round_events(2, NOW - 9000, duration=60) + [event("round_start", NOW - 3000, round_num=3)]
+    events = [*round_events(2, NOW - 9000, duration=60), event("round_start", NOW - 3000, round_num=3)]
     got = fired(observed(snapshot(peek(events, budget=1800))))
     assert got["hung"].context["round_num"] == 3
 
 
 def test_rate_limit_active_until_reset_then_quiet() -> None:
-    events = round_events(2, NOW - 600) + [
-        event("transient_error_detected", NOW - 60, reset_at_epoch=NOW + 600, classification="rate_limit",
-              agent="claude")
+    events = [
+        *round_events(2, NOW - 600),
+        event(
+            "transient_error_detected",
+            NOW - 60,
+            reset_at_epoch=NOW + 600,
+            classification="rate_limit",
+            agent="claude",
+        ),
     ]
     assert "rate_limit_active" in fired(observed(snapshot(peek(events))))
-    assert "rate_limit_active" not in fired(observed(snapshot(peek(events), f=facts(time=NOW + 700))), now=NOW + 700)
+    assert "rate_limit_active" not in fired(
+        observed(snapshot(peek(events), f=facts(time=NOW + 700))), now=NOW + 700
+    )
     recovered = [*events, event("transient_error_recovered", NOW - 10)]
     assert "rate_limit_active" not in fired(observed(snapshot(peek(recovered))))
 
@@ -161,7 +178,9 @@ def test_failed_poll_is_a_blip_until_the_tolerance_then_a_critical_giveup() -> N
 
 
 def test_unreachable_host_keeps_disk_and_auth_episodes_unevaluated() -> None:
-    _, evaluated = detect(observed(failure=PollFailure(Stage.CONNECT, "timed out"), failing_since=NOW), T, NOW)
+    _, evaluated = detect(
+        observed(failure=PollFailure(Stage.CONNECT, "timed out"), failing_since=NOW), T, NOW
+    )
     assert "remote_blip" in evaluated
     assert not {"disk_critical", "oauth_fail", "host_key_changed", "supervisor_stale"} & evaluated
 

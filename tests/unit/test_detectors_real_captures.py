@@ -24,8 +24,9 @@ def run(name: str, after_s: float, logs: dict[int, str] | None = None) -> dict[s
     """Detect on a capture as seen ``after_s`` seconds after its newest event."""
     p = load(name)
     now = (p.events[-1].ts if p.events else 1_800_000_000.0) + after_s
-    findings, _ = detect(observed(snapshot(p, f=facts(time=now), logs=logs, received_at=now), at=now),
-                         Thresholds(), now)
+    findings, _ = detect(
+        observed(snapshot(p, f=facts(time=now), logs=logs, received_at=now), at=now), Thresholds(), now
+    )
     return {f.detector: f for f in findings}
 
 
@@ -59,14 +60,35 @@ def test_finishing_max_rounds_is_info_not_stale() -> None:
     assert "supervisor_stale" not in got
 
 
-def test_killed_supervisor_goes_stale_after_one_and_a_half_budgets() -> None:
-    p = load("peek_sigkill_stale.json")
-    budget = p.round_budget_s
+def test_killed_supervisor_is_reported_dead_at_once_not_merely_stale() -> None:
+    got = run("peek_sigkill_stale.json", 1.0)
+    assert got["supervisor_died"].severity is Severity.CRITICAL
+    assert "crashed or was killed" in got["supervisor_died"].message
+    assert "supervisor_stale" not in run("peek_sigkill_stale.json", 86400)
+
+
+def test_cleanly_stopped_supervisor_goes_stale_after_one_and_a_half_budgets() -> None:
+    budget = load("peek_stopped_by_stop.json").round_budget_s
     assert budget is not None
-    assert "supervisor_stale" not in run("peek_sigkill_stale.json", budget * 1.4)
-    stale = run("peek_sigkill_stale.json", budget * 1.6)["supervisor_stale"]
-    assert "not running" in stale.message
+    assert "supervisor_stale" not in run("peek_stopped_by_stop.json", budget * 1.4)
+    stale = run("peek_stopped_by_stop.json", budget * 1.6)["supervisor_stale"]
+    assert "stopped cleanly" in stale.message
+    assert "supervisor_died" not in run("peek_stopped_by_stop.json", budget * 1.6)
 
 
 def test_never_started_project_raises_nothing() -> None:
     assert run("peek_never_started.json", 86400) == {}
+
+
+def test_rate_limited_supervisor_in_back_off_is_reported_until_the_reset() -> None:
+    p = load("peek_rate_limited_backoff.json")
+    reset = p.service["rate_limit"]["throttled_until_epoch"]
+    newest = p.events[-1].ts
+    assert "rate_limit_active" in run("peek_rate_limited_backoff.json", min(5.0, reset - newest - 1))
+    assert "rate_limit_active" not in run("peek_rate_limited_backoff.json", reset - newest + 1)
+
+
+def test_network_blip_events_count_as_network_failures() -> None:
+    got = run("peek_network_fail_crash_loop.json", 10)
+    assert got["network_fail"].severity is Severity.WARNING
+    assert got["crash_loop"].severity is Severity.CRITICAL
