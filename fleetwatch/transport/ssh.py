@@ -1,0 +1,348 @@
+"""Run one command on a host over SSH, under a hard deadline, reusing connections between passes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncssh
+
+from fleetwatch.errors import HostKeyChangedError, Stage, TransportError
+from fleetwatch.inventory.model import SshTarget
+from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict
+
+JumpResolver = Callable[[str], SshTarget]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a remote command printed and how it ended."""
+
+    stdout: str
+    stderr: str
+    exit_status: int | None
+    seconds: float
+
+
+class _Client(asyncssh.SSHClient):
+    def __init__(self, policy: HostKeyPolicy) -> None:
+        self._policy = policy
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        return self._policy.validate(key)
+
+
+@dataclass
+class _Prepared:
+    """Per-target state built once: options (keys loaded), host-key policy, the live connection."""
+
+    target: SshTarget
+    policy: HostKeyPolicy
+    options: asyncssh.SSHClientConnectionOptions
+    conn: asyncssh.SSHClientConnection | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _load_keys(target: SshTarget) -> list[asyncssh.SSHKeyPair]:
+    keys: list[asyncssh.SSHKeyPair] = []
+    for path in target.identity_files:
+        if not os.path.isfile(path):
+            continue
+        try:
+            # Encrypted keys without a passphrase are skipped: the agent may hold them, as with ssh.
+            keys.extend(asyncssh.load_keypairs([path], ignore_encrypted=True))
+        except (OSError, ValueError, asyncssh.KeyImportError):
+            continue
+    return keys
+
+
+def _build(target: SshTarget, connect_timeout: float) -> _Prepared:
+    policy = HostKeyPolicy(target)
+    keys = _load_keys(target)
+    timeout = target.connect_timeout if target.connect_timeout else connect_timeout
+    kwargs: dict[str, Any] = {
+        "username": target.user,
+        "client_keys": keys,
+        "known_hosts": policy.lookup,
+        "connect_timeout": min(timeout, connect_timeout),
+        "keepalive_interval": target.server_alive_interval or 0,
+        "keepalive_count_max": target.server_alive_count_max,
+        "proxy_command": target.proxy_command or (),
+        # Keys come only from the resolved IdentityFile list (plus the agent): never from asyncssh defaults.
+        "ignore_encrypted": True,
+    }
+    if target.identities_only:
+        kwargs["agent_identities"] = keys
+    # config=None: ssh -G already resolved everything; re-parsing per connect is what made cold passes slow.
+    options = asyncssh.SSHClientConnectionOptions(config=None, **kwargs)
+    return _Prepared(target=target, policy=policy, options=options)
+
+
+def _hop_target(spec: str, resolve: JumpResolver) -> SshTarget:
+    """A ProxyJump hop ``[user@]host[:port]`` resolved through the ssh config, as ssh does."""
+    user, _, hostport = spec.rpartition("@")
+    host, port = hostport, None
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else None
+    elif hostport.count(":") == 1:
+        host, port_text = hostport.split(":")
+        port = int(port_text)
+    base = resolve(host)
+    changes: dict[str, Any] = {}
+    if user:
+        changes["user"] = user
+    if port:
+        changes["port"] = port
+    return base if not changes else _replace(base, changes)
+
+
+def _replace(target: SshTarget, changes: dict[str, Any]) -> SshTarget:
+    from dataclasses import replace
+
+    return replace(target, **changes)
+
+
+class Transport:
+    """Connections to many hosts; each ``run`` has a hard deadline covering connect and command."""
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 15.0,
+        keep_open: bool = False,
+        resolve_jump: JumpResolver | None = None,
+    ) -> None:
+        self._connect_timeout = connect_timeout
+        self._keep_open = keep_open
+        self._resolve_jump = resolve_jump
+        self._prepared: dict[tuple[str, str, int, str], _Prepared] = {}
+
+    def _prepare(self, target: SshTarget) -> _Prepared:
+        key = (target.alias, target.hostname, target.port, target.user)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared[key] = _build(target, self._connect_timeout)
+        return prepared
+
+    async def run(self, target: SshTarget, command: str, timeout: float) -> CommandResult:
+        """Run ``command`` (already shell-quoted) on ``target``; raise ``TransportError`` with the stage."""
+        started = time.monotonic()
+        prepared = self._prepare(target)
+        stage = Stage.CONNECT
+        try:
+            async with asyncio.timeout(timeout), prepared.lock:
+                reused = prepared.conn is not None and not prepared.conn.is_closed()
+                conn = await self._connection(prepared)
+                stage = Stage.COMMAND
+                try:
+                    proc = await conn.run(command, check=False, stdin=asyncssh.DEVNULL)
+                except (OSError, asyncssh.Error):
+                    if not reused:
+                        raise
+                    # A kept-open connection may have died quietly (host rebooted, NAT timeout):
+                    # one fresh connection, inside the same deadline, before calling it a failure.
+                    await self._drop(prepared)
+                    stage = Stage.CONNECT
+                    conn = await self._connection(prepared)
+                    stage = Stage.COMMAND
+                    proc = await conn.run(command, check=False, stdin=asyncssh.DEVNULL)
+        except TimeoutError:
+            await self._drop(prepared)
+            waited = "the command to finish" if stage is Stage.COMMAND else "the SSH handshake"
+            raise TransportError(
+                target.alias,
+                stage,
+                f"timed out after {timeout:g} s waiting for {waited}",
+                "the host accepts TCP but does not answer; check sshd and load on it",
+            ) from None
+        except TransportError:
+            await self._drop(prepared)
+            raise
+        except (OSError, asyncssh.Error, asyncssh.misc.ChannelOpenError) as exc:
+            await self._drop(prepared)
+            raise _classify(target, stage, exc, prepared.policy.verdict) from None
+        if not self._keep_open:
+            await self._drop(prepared)
+        if proc.exit_status is None and proc.exit_signal is None:
+            await self._drop(prepared)
+            raise TransportError(
+                target.alias,
+                Stage.COMMAND,
+                "the connection closed before the command finished",
+                "check sshd and the host's load; the next poll reconnects",
+            )
+        return CommandResult(
+            stdout=_text(proc.stdout),
+            stderr=_text(proc.stderr),
+            exit_status=proc.exit_status,
+            seconds=time.monotonic() - started,
+        )
+
+    async def _connection(self, prepared: _Prepared) -> asyncssh.SSHClientConnection:
+        if prepared.conn is not None and not prepared.conn.is_closed():
+            return prepared.conn
+        tunnel = await self._tunnel(prepared.target)
+        target = prepared.target
+        prepared.conn = await asyncssh.connect(
+            target.hostname,
+            target.port,
+            tunnel=tunnel if tunnel is not None else (),
+            options=prepared.options,
+            config=None,
+            client_factory=lambda: _Client(prepared.policy),
+        )
+        return prepared.conn
+
+    async def _tunnel(self, target: SshTarget) -> asyncssh.SSHClientConnection | None:
+        if not target.proxy_jump:
+            return None
+        if self._resolve_jump is None:
+            raise TransportError(
+                target.alias, Stage.RESOLVE, f"ProxyJump {target.proxy_jump} cannot be resolved"
+            )
+        conn: asyncssh.SSHClientConnection | None = None
+        for spec in target.proxy_jump.split(","):
+            hop = _hop_target(spec.strip(), self._resolve_jump)
+            prepared = self._prepare(hop)
+            try:
+                if prepared.conn is None or prepared.conn.is_closed():
+                    prepared.conn = await asyncssh.connect(
+                        hop.hostname,
+                        hop.port,
+                        tunnel=conn if conn is not None else (),
+                        options=prepared.options,
+                        config=None,
+                        client_factory=lambda p=prepared: _Client(p.policy),
+                    )
+            except (OSError, asyncssh.Error) as exc:
+                err = _classify(hop, Stage.CONNECT, exc, prepared.policy.verdict)
+                raise TransportError(
+                    target.alias, err.stage, f"via jump host {hop.alias}: {err.reason}", err.hint
+                ) from None
+            conn = prepared.conn
+        return conn
+
+    async def _drop(self, prepared: _Prepared) -> None:
+        conn, prepared.conn = prepared.conn, None
+        if conn is not None:
+            conn.close()
+            try:
+                async with asyncio.timeout(2):
+                    await conn.wait_closed()
+            except (TimeoutError, OSError, asyncssh.Error):
+                pass
+
+    async def close(self) -> None:
+        """Close every open connection (jump hosts included)."""
+        await asyncio.gather(*(self._drop(p) for p in self._prepared.values()))
+
+    async def fetch_host_key(self, target: SshTarget, timeout: float) -> tuple[KeyVerdict, str]:
+        """Connect far enough to see the host key; return the verdict and the key line to record."""
+        prepared = self._prepare(target)
+        offered: list[asyncssh.SSHKey] = []
+
+        class _Peek(asyncssh.SSHClient):
+            def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+                offered.append(key)
+                prepared.policy.validate(key)
+                return False
+
+        try:
+            async with asyncio.timeout(timeout):
+                tunnel = await self._tunnel(target)
+                conn = await asyncssh.connect(
+                    target.hostname,
+                    target.port,
+                    tunnel=tunnel if tunnel is not None else (),
+                    options=prepared.options,
+                    config=None,
+                    client_factory=_Peek,
+                )
+                conn.close()  # the key was already on record
+        except TimeoutError:
+            raise TransportError(target.alias, Stage.CONNECT, f"timed out after {timeout:g} s") from None
+        except asyncssh.HostKeyNotVerifiable:
+            pass
+        except (OSError, asyncssh.Error) as exc:
+            raise _classify(target, Stage.CONNECT, exc, prepared.policy.verdict) from None
+        line = offered[0].export_public_key("openssh").decode().strip() if offered else ""
+        return prepared.policy.verdict, line
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")
+
+
+def _classify(target: SshTarget, stage: Stage, exc: BaseException, verdict: KeyVerdict) -> TransportError:
+    """Turn an asyncssh / socket exception into a one-line error with stage and next step."""
+    where = f"{target.user}@{target.hostname}:{target.port}"
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        if verdict.outcome == "changed":
+            return HostKeyChangedError(
+                target.alias,
+                Stage.HOST_KEY,
+                f"HOST KEY CHANGED for {where}: offered {verdict.presented}, "
+                f"on record {', '.join(verdict.known)} in {verdict.file}",
+                "refused; if the host was really reinstalled, remove the old line "
+                f"(ssh-keygen -R {target.hostname}) and run: fleetwatch trust {target.alias}",
+            )
+        if verdict.outcome == "unreadable":
+            return TransportError(
+                target.alias,
+                Stage.HOST_KEY,
+                f"could not read known_hosts for {where}",
+                "check the UserKnownHostsFile files are readable and well-formed",
+            )
+        return TransportError(
+            target.alias,
+            Stage.HOST_KEY,
+            f"unknown host key {verdict.presented} for {where} (StrictHostKeyChecking "
+            f"{target.strict_host_key_checking})",
+            f"run: fleetwatch trust {target.alias}",
+        )
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return TransportError(
+            target.alias,
+            Stage.AUTH,
+            f"permission denied for {where}",
+            "check IdentityFile / ssh-agent and the host's authorized_keys",
+        )
+    if isinstance(exc, socket.gaierror):
+        return TransportError(
+            target.alias,
+            Stage.RESOLVE,
+            f"cannot resolve {target.hostname}: {exc.strerror}",
+            "check HostName in the ssh config and DNS",
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return TransportError(
+            target.alias,
+            Stage.CONNECT,
+            f"connection refused by {target.hostname}:{target.port}",
+            "is sshd running on the host, and is the port right?",
+        )
+    if isinstance(exc, asyncssh.ChannelOpenError):
+        return TransportError(target.alias, Stage.COMMAND, f"could not open a session: {exc.reason}")
+    if isinstance(exc, OSError):
+        return TransportError(
+            target.alias,
+            stage,
+            f"{where}: {exc.strerror or exc}",
+            "check the host is up and reachable from here",
+        )
+    if isinstance(exc, asyncssh.DisconnectError):
+        return TransportError(
+            target.alias,
+            stage,
+            f"{where} disconnected: {exc.reason or type(exc).__name__}",
+            "check sshd on the host",
+        )
+    return TransportError(target.alias, stage, f"{where}: {exc}")
