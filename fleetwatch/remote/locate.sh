@@ -21,9 +21,12 @@ if [ -z "$runner" ]; then
   printf 'FLEETWATCH-GATHER-1 {"gather": 1, "runner": null, "searched": "%s"}\n' "$(printf %s "$searched" | tr -d '"')"
   exit 0
 fi
+# The runner's own interpreter sees the same packages; pip writes a /bin/sh launcher instead of a
+# python shebang for long or spaced venv paths, so only a python shebang is taken as-is.
 py=$(head -n 1 "$runner" 2>/dev/null | sed -n 's/^#![ ]*//p' | cut -d' ' -f1)
 case $py in
-  */env) py=$(command -v python3) ;;
+  */python*) ;;
+  *) py="" ;;
 esac
 [ -n "$py" ] && [ -x "$py" ] || py=$(command -v python3)
 if [ -z "$py" ]; then

@@ -6,8 +6,14 @@ import subprocess
 import sys
 
 PURE = [
-    "fleetwatch.snapshot", "fleetwatch.detect", "fleetwatch.episodes", "fleetwatch.findings",
-    "fleetwatch.settings", "fleetwatch.report", "fleetwatch.store", "fleetwatch.inventory.model",
+    "fleetwatch.snapshot",
+    "fleetwatch.detect",
+    "fleetwatch.episodes",
+    "fleetwatch.findings",
+    "fleetwatch.settings",
+    "fleetwatch.report",
+    "fleetwatch.store",
+    "fleetwatch.inventory.model",
 ]
 
 

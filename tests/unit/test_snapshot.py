@@ -16,13 +16,27 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "agent_runner"
 
 def gather_doc(peek_stdout: str, rc: int | None = 0, stderr: str = "", **extra: object) -> str:
     doc = {
-        "gather": 1, "runner": "/home/pi/.local/bin/agent-runner", "python": "/usr/bin/python3",
+        "gather": 1,
+        "runner": "/home/pi/.local/bin/agent-runner",
+        "python": "/usr/bin/python3",
         "peek": {"rc": rc, "stdout": peek_stdout, "stderr": stderr, "seconds": 0.3},
         "rounds_dir": "/home/pi/.agent-runner/p/logs/rounds",
-        "round_logs": [{"path": "/home/pi/.agent-runner/p/logs/rounds/R3-20261121T105046.log",
-                        "mtime": 1.0, "size": 10, "tail": "done"}],
-        "facts": {"time": 1800000000.0, "disk": {"path": "/home", "used_pct": 42.5, "free_gb": 3.2},
-                  "mem_total_mb": 3800, "mem_available_mb": 1200, "load_1m": 0.7, "hostname": "pi"},
+        "round_logs": [
+            {
+                "path": "/home/pi/.agent-runner/p/logs/rounds/R3-20261121T105046.log",
+                "mtime": 1.0,
+                "size": 10,
+                "tail": "done",
+            }
+        ],
+        "facts": {
+            "time": 1800000000.0,
+            "disk": {"path": "/home", "used_pct": 42.5, "free_gb": 3.2},
+            "mem_total_mb": 3800,
+            "mem_available_mb": 1200,
+            "load_1m": 0.7,
+            "hostname": "pi",
+        },
         **extra,
     }
     return f"motd noise from .bashrc\n{SENTINEL}{json.dumps(doc)}\n"
@@ -51,7 +65,9 @@ def test_gather_output_with_shell_noise_before_it_parses() -> None:
 
 
 def test_peek_traceback_becomes_peek_error_with_the_last_line() -> None:
-    tb = 'Traceback (most recent call last):\n  File "x", line 1\nValueError: invalid project name "my proj"\n'
+    tb = (
+        'Traceback (most recent call last):\n  File "x", line 1\nValueError: invalid project name "my proj"\n'
+    )
     snap = parse_gather("pi", gather_doc("", rc=1, stderr=tb), "", 0)
     assert snap.peek is None
     assert snap.peek_error == 'agent-runner peek crashed: ValueError: invalid project name "my proj"'
@@ -70,14 +86,21 @@ def test_unknown_major_schema_is_refused_with_what_to_do() -> None:
 
 
 def test_schema_1_and_unknown_fields_are_tolerated() -> None:
-    doc = {"schema_version": "1.4", "project": "p", "status": {}, "surprise": {"x": 1},
-           "recent_events": [{"ts": "2026-11-21T10:50:46.456Z", "event": "round_start", "round_num": 1}]}
+    doc = {
+        "schema_version": "1.4",
+        "project": "p",
+        "status": {},
+        "surprise": {"x": 1},
+        "recent_events": [{"ts": "2026-11-21T10:50:46.456Z", "event": "round_start", "round_num": 1}],
+    }
     peek, problem = parse_peek(json.dumps(doc), "", 0)
     assert problem is None and peek is not None and peek.events[0].kind == "round_start"
 
 
 def test_missing_runner_is_a_snapshot_without_peek_naming_where_it_looked() -> None:
-    line = SENTINEL + json.dumps({"gather": 1, "runner": None, "searched": "PATH (/usr/bin:/bin) ~/.local/bin"})
+    line = SENTINEL + json.dumps(
+        {"gather": 1, "runner": None, "searched": "PATH (/usr/bin:/bin) ~/.local/bin"}
+    )
     snap = parse_gather("pi", line, "", 0)
     assert snap.runner is None and snap.peek is None and "/usr/bin:/bin" in snap.runner_searched
 

@@ -26,7 +26,7 @@ def test_episodes_and_transitions_survive_reopening(tmp_path: Path) -> None:
     store.close()
     again = Store.open(tmp_path)
     assert again.open_episodes()[("pi", "disk_critical")].message == "97%"
-    [(tid, t)] = again.transitions_since(0)
+    [(_id, t)] = again.transitions_since(0)
     assert t.change == "opened" and t.episode.host == "pi" and t.at == 10.0
 
 
