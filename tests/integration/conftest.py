@@ -40,7 +40,15 @@ from tests.integration.projects import (
     make_project,
     wait_until,
 )
-from tests.integration.sshd import SSHD, SilentListener, Sshd, keygen, refusing_port, start_sshd
+from tests.integration.sshd import (
+    SSHD,
+    SilentListener,
+    Sshd,
+    host_block,
+    keygen,
+    refusing_port,
+    start_sshd,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 USER = getpass.getuser()
@@ -211,24 +219,6 @@ def diskfull(remote: Remote) -> Iterator[Project]:
 
 
 # -- client side -----------------------------------------------------------------------------------
-
-
-def host_block(alias: str, port: int, identity: Path, known_hosts: Path, **extra: str) -> str:
-    """One ``Host`` block of the generated client config."""
-    lines = [
-        f"Host {alias}",
-        "    HostName 127.0.0.1",
-        f"    Port {port}",
-        f"    User {USER}",
-        f"    IdentityFile {identity}",
-        "    IdentitiesOnly yes",
-        f"    UserKnownHostsFile {known_hosts}",
-        "    GlobalKnownHostsFile /dev/null",
-        "    StrictHostKeyChecking yes",
-        "    BatchMode yes",
-        *(f"    {k} {v}" for k, v in extra.items()),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def inventory_yaml(

@@ -12,6 +12,7 @@ so every test host names its ``config:`` explicitly.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 import subprocess
@@ -186,3 +187,21 @@ def refusing_port() -> socket.socket:
     s = socket.socket()
     s.bind((LOOPBACK, 0))
     return s
+
+
+def host_block(alias: str, port: int, identity: Path, known_hosts: Path, **extra: str) -> str:
+    """One ``Host`` block of the generated client config."""
+    lines = [
+        f"Host {alias}",
+        "    HostName 127.0.0.1",
+        f"    Port {port}",
+        f"    User {getpass.getuser()}",
+        f"    IdentityFile {identity}",
+        "    IdentitiesOnly yes",
+        f"    UserKnownHostsFile {known_hosts}",
+        "    GlobalKnownHostsFile /dev/null",
+        "    StrictHostKeyChecking yes",
+        "    BatchMode yes",
+        *(f"    {k} {v}" for k, v in extra.items()),
+    ]
+    return "\n".join(lines) + "\n"
