@@ -42,7 +42,7 @@ from tests.integration.sshd import host_block, keygen, start_sshd  # noqa: E402
 REMOTE_CONFIG = "~/proj/agent-runner.toml"
 
 
-def setup(root: Path, hosts: int) -> tuple[Path, Path, list[str], Callable[[], None]]:
+def setup(root: Path, hosts: int, padding: int) -> tuple[Path, Path, list[str], Callable[[], None]]:
     """sshd + a remote home with agent-runner and one project; an ssh_config and inventory of N aliases."""
     home = root / "remote-home"
     (home / ".local" / "bin").mkdir(parents=True)
@@ -61,7 +61,17 @@ def setup(root: Path, hosts: int) -> tuple[Path, Path, list[str], Callable[[], N
     known.write_text(f"[127.0.0.1]:{sshd.port} {host_key_line}\n")
     aliases = [f"pi{i:02d}" for i in range(hosts)]
     config = root / "ssh_config"
-    config.write_text("\n".join(host_block(a, sshd.port, root / "client_key", known) for a in aliases))
+    # A real ~/.ssh/config also holds work servers, git forges and wildcard defaults: ``padding`` of them.
+    others = "".join(
+        f"Host srv{i}.example.internal srv{i}\n    HostName 192.0.2.{i % 250 + 1}\n    User ops\n\n"
+        for i in range(padding)
+    )
+    config.write_text(
+        "\n".join(host_block(a, sshd.port, root / "client_key", known) for a in aliases)
+        + "\n"
+        + others
+        + "Host *\n    ServerAliveInterval 30\n    ServerAliveCountMax 3\n"
+    )
     inventory = root / "fleet.yaml"
     inventory.write_text(
         f"defaults:\n  config: {REMOTE_CONFIG}\nhosts:\n" + "".join(f"  {a}: {{}}\n" for a in aliases)
@@ -136,10 +146,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--padding", type=int, default=200, help="unrelated Host blocks in the ssh_config")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fleetwatch-bench-") as tmp:
         root = Path(tmp)
-        config, inventory, aliases, stop = setup(root, args.hosts)
+        config, inventory, aliases, stop = setup(root, args.hosts, args.padding)
         try:
             naive_s = [naive(config, aliases, PEEK) for _ in range(args.rounds)]
             cold_s, warm_s = asyncio.run(fleetwatch_passes(config, inventory, root / "state", args.rounds))
@@ -151,7 +162,10 @@ def main() -> None:
             ]
         finally:
             stop()
-    print(f"{args.hosts} hosts on one loopback sshd, best of {args.rounds} [median]; ratio = naive / this")
+    print(
+        f"{args.hosts} hosts on one loopback sshd, {args.padding} other Host blocks in the ssh_config, "
+        f"best of {args.rounds} [median]; ratio = naive / this"
+    )
     table(
         "full poll (naive runs peek only; fleetwatch probes, detects and stores)",
         naive_s,
