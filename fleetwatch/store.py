@@ -49,6 +49,12 @@ def _episode(row: sqlite3.Row, last_seen_column: str = "last_seen_at") -> Episod
     )
 
 
+def _episode_values(ep: Episode) -> tuple[str, str, int, str, str, str, float]:
+    """The columns episodes and transitions share, in (host … started_at) order."""
+    context = json.dumps(ep.context, default=str)
+    return (ep.host, ep.detector, int(ep.severity), ep.message, ep.hint, context, ep.started_at)
+
+
 class Store:
     """The state database; open with ``Store.open(state_dir)``."""
 
@@ -108,17 +114,9 @@ class Store:
             if before.get(key) == ep:
                 continue
             self._conn.execute(
-                "INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    ep.host,
-                    ep.detector,
-                    int(ep.severity),
-                    ep.message,
-                    ep.hint,
-                    json.dumps(ep.context, default=str),
-                    ep.started_at,
-                    ep.last_seen_at,
-                ),
+                "INSERT OR REPLACE INTO episodes (host, detector, severity, message, hint, context,"
+                " started_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?)",
+                (*_episode_values(ep), ep.last_seen_at),
             )
 
     def add_transitions(self, transitions: Iterable[Transition]) -> None:
@@ -126,19 +124,9 @@ class Store:
         for t in transitions:
             ep = t.episode
             self._conn.execute(
-                "INSERT INTO transitions (change, at, host, detector, severity, message, hint, context,"
-                " started_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    str(t.change),
-                    t.at,
-                    ep.host,
-                    ep.detector,
-                    int(ep.severity),
-                    ep.message,
-                    ep.hint,
-                    json.dumps(ep.context, default=str),
-                    ep.started_at,
-                ),
+                "INSERT INTO transitions (host, detector, severity, message, hint, context, started_at,"
+                " change, at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (*_episode_values(ep), str(t.change), t.at),
             )
 
     def transitions_since(self, after_id: int = 0) -> list[tuple[int, Transition]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from fleetwatch.detect.base import Context, Needs, detector, human_duration
 from fleetwatch.findings import Finding, Severity
@@ -75,64 +76,73 @@ def _tail_excerpt(text: str, pattern: re.Pattern[str]) -> str:
     return ""
 
 
-def _log_matches(ctx: Context, pattern: re.Pattern[str]) -> list[tuple[Event, str]]:
+def _failing_rounds(
+    ctx: Context, pattern: re.Pattern[str], reported: dict[Any, str], gate_reported: bool
+) -> list[tuple[Event, str]]:
+    """Window exits that failed this way, each with its evidence: a matching line from a short exit's
+    log tail, or a plugin-reported event for that round (``gate_reported``: only on a short exit)."""
     out = []
     for e in ctx.exits:
-        tail = ctx.log_tails.get(int(e.data.get("round_num") or -1), "")
+        rn = e.data.get("round_num")
+        tail = ctx.log_tails.get(int(rn or -1), "")
         if ctx.short_exit(e) and pattern.search(tail):
             out.append((e, _tail_excerpt(tail, pattern)))
+        elif rn in reported and (ctx.short_exit(e) or not gate_reported):
+            out.append((e, reported[rn]))
     return out
+
+
+def _rate_finding(
+    ctx: Context, name: str, severity: Severity, failed: list[tuple[Event, str]], what: str, hint: str
+) -> Finding | None:
+    if len(failed) < _needed(ctx):
+        return None
+    return ctx.finding(
+        name,
+        severity,
+        f"{len(failed)}/{len(ctx.exits)} recent rounds {what}: {failed[-1][1]}",
+        hint,
+        matches=len(failed),
+        window=len(ctx.exits),
+        rounds=[e.data.get("round_num") for e, _ in failed],
+        evidence=failed[-1][1],
+    )
+
+
+def _reported(ctx: Context, kind: str, default: str, field: str = "") -> dict[Any, str]:
+    return {
+        e.data["round_num"]: str(e.data.get(field) or default) if field else default
+        for e in ctx.events
+        if e.kind == kind and e.data.get("round_num") is not None
+    }
 
 
 @detector("oauth_fail", Needs.PEEK)
 def oauth_fail(ctx: Context) -> Finding | None:
     """Rounds failing auth: ``agent_auth_error_detected`` events, or auth patterns in short-exit log tails."""
-    structured = {
-        e.data.get("round_num")
-        for e in ctx.events
-        if e.kind == "agent_auth_error_detected" and e.data.get("round_num") is not None
-    }
-    by_log = dict((id(e), line) for e, line in _log_matches(ctx, AUTH_PATTERNS))
-    matched = [e for e in ctx.exits if e.data.get("round_num") in structured or id(e) in by_log]
-    if len(matched) < _needed(ctx):
-        return None
-    said = next((by_log[id(e)] for e in reversed(matched) if id(e) in by_log), "agent-reported auth error")
-    return ctx.finding(
+    # Plugin-reported auth errors need no exit gate: some CLIs exit 0 on a rejected credential.
+    reported = _reported(ctx, "agent_auth_error_detected", "agent-reported auth error")
+    return _rate_finding(
+        ctx,
         "oauth_fail",
         Severity.CRITICAL,
-        f"{len(matched)}/{len(ctx.exits)} recent rounds failed auth: {said}",
+        _failing_rounds(ctx, AUTH_PATTERNS, reported, False),
+        "failed auth",
         "log the agent CLI in again on the host (e.g. `claude /login`) or refresh its API key",
-        matches=len(matched),
-        window=len(ctx.exits),
-        rounds=[e.data.get("round_num") for e in matched],
-        evidence=said,
     )
 
 
 @detector("network_fail", Needs.PEEK)
 def network_fail(ctx: Context) -> Finding | None:
     """Short-exit rounds with a network error: ``agent_network_blip`` events or patterns in log tails."""
-    blips = {
-        e.data.get("round_num"): str(e.data.get("matched") or "network blip")
-        for e in ctx.events
-        if e.kind == "agent_network_blip" and e.data.get("round_num") is not None
-    }
-    by_log = {id(e): line for e, line in _log_matches(ctx, NETWORK_PATTERNS)}
-    matched = [
-        e for e in ctx.exits if id(e) in by_log or (ctx.short_exit(e) and e.data.get("round_num") in blips)
-    ]
-    if len(matched) < _needed(ctx):
-        return None
-    last = matched[-1]
-    said = by_log.get(id(last)) or blips.get(last.data.get("round_num"), "")
-    return ctx.finding(
+    reported = _reported(ctx, "agent_network_blip", "network blip", "matched")
+    return _rate_finding(
+        ctx,
         "network_fail",
         Severity.WARNING,
-        f"{len(matched)}/{len(ctx.exits)} recent rounds short-exited with a network error: {said}",
+        _failing_rounds(ctx, NETWORK_PATTERNS, reported, True),
+        "short-exited with a network error",
         "check the host's DNS / VPN / upstream provider status",
-        matches=len(matched),
-        window=len(ctx.exits),
-        rounds=[e.data.get("round_num") for e in matched],
     )
 
 
