@@ -91,7 +91,7 @@ def naive(config: Path, aliases: list[str], command: list[str]) -> float:
 
 async def transport_only(config: Path, inventory: Path, rounds: int) -> tuple[list[float], list[float]]:
     """Connection cost alone: ``true`` on every host through fleetwatch's transport, cold then warm."""
-    hosts, _ = load_fleet(config, [inventory], explicit_config=True)
+    hosts, _ = load_fleet(config, [inventory])
     cold, warm = [], []
     for _ in range(rounds):
         transport = Transport(keep_open=True)
@@ -109,7 +109,7 @@ async def fleetwatch_passes(
     cold, warm = [], []
     for _ in range(rounds):
         started = time.perf_counter()
-        hosts, errors = load_fleet(config, [inventory], explicit_config=True)
+        hosts, errors = load_fleet(config, [inventory])
         assert not errors, errors
         store = Store.open(state)
         transport = Transport(keep_open=True)
@@ -126,7 +126,7 @@ async def fleetwatch_passes(
 
 async def reparse(config: Path, inventory: Path, aliases: list[str], probe: bool = True) -> float:
     """Every connect re-reads the ssh_config (asyncssh's own parser), as a naive asyncssh port would."""
-    hosts, _ = load_fleet(config, [inventory], explicit_config=True)
+    hosts, _ = load_fleet(config, [inventory])
     command = {h.alias: gather_command(h.settings) if probe else "true" for h in hosts}
     started = time.perf_counter()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fleetwatch import __version__, paths
 from fleetwatch.errors import FleetwatchError, HostError
-from fleetwatch.inventory.fleet import load_fleet, select
+from fleetwatch.inventory.fleet import load_fleet
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_alias
 from fleetwatch.pipeline import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, PassResult, run_pass
@@ -132,18 +132,19 @@ def _ssh_config(args: argparse.Namespace) -> Path:
     return Path(args.ssh_config).expanduser() if args.ssh_config else paths.default_ssh_config()
 
 
-def load(args: argparse.Namespace) -> Fleet:
-    """Discover, resolve and select hosts from the arguments."""
+def load(args: argparse.Namespace, *, everything: bool = False) -> Fleet:
+    """Discover, select and resolve hosts from the arguments (``everything``: ignore the selection)."""
     config = _ssh_config(args)
     inventories = [Path(p).expanduser() for p in args.inventory or []]
-    hosts, errors = load_fleet(config, inventories, explicit_config=bool(args.ssh_config))
-    selected, extra_errors = select(hosts, args.host or [], args.group or [], config)
-    unresolved = {e.host: e for e in [*errors, *extra_errors] if isinstance(e, HostError)}
-    if args.host:
-        unresolved = {a: e for a, e in unresolved.items() if a in args.host}
-    elif args.group:
-        unresolved = {}
-    return Fleet(selected, unresolved, config)
+    hosts, errors = load_fleet(
+        config,
+        inventories,
+        args.host or [],
+        args.group or [],
+        explicit_config=bool(args.ssh_config),
+        everything=everything,
+    )
+    return Fleet(hosts, {e.host: e for e in errors if isinstance(e, HostError)}, config)
 
 
 def _print_pass(result: PassResult, fleet: Fleet, as_json: bool, first: bool) -> None:
@@ -211,8 +212,8 @@ def host_record(h: Host) -> dict[str, object]:
 
 
 def cmd_hosts(args: argparse.Namespace) -> ExitCode:
-    """List resolved hosts."""
-    fleet = load(args)
+    """List resolved hosts (all of them, disabled ones too, unless a selection is given)."""
+    fleet = load(args, everything=not (args.host or args.group))
     for err in fleet.unresolved.values():
         _diag(str(err))
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleetwatch import paths
@@ -14,58 +15,74 @@ from fleetwatch.inventory.yaml_file import InventoryHost, load_inventory
 from fleetwatch.settings import HostSettings
 
 
-def load_fleet(
-    ssh_config: Path, inventories: Sequence[Path], *, explicit_config: bool = True
-) -> tuple[list[Host], list[InventoryError]]:
-    """The inventories' hosts (else every ssh_config alias), resolved; hosts that fail come back as errors.
+@dataclass(frozen=True)
+class Member:
+    """A fleet member before resolution: its alias, groups and settings."""
+
+    alias: str
+    groups: tuple[str, ...] = ()
+    settings: HostSettings = field(default_factory=HostSettings)
+
+
+def members(ssh_config: Path, inventories: Sequence[Path], *, explicit_config: bool = True) -> list[Member]:
+    """The inventories' hosts, else every concrete alias of the ssh_config (nothing resolved yet).
 
     A missing default ssh_config (``explicit_config=False``) is an empty fleet, as it is no error to ssh;
     unreadable or invalid files raise ``InventoryError``.
     """
-    entries: list[tuple[str, tuple[str, ...], HostSettings]] = []
     if inventories:
-        entries = [(h.alias, h.groups, h.settings) for h in _inventory_hosts(inventories)]
-    elif explicit_config or ssh_config.expanduser().exists():
-        entries = [(alias, (), HostSettings()) for alias in discover_aliases(ssh_config)]
-    resolved = resolve_all([alias for alias, _, _ in entries], ssh_config)
-    hosts: list[Host] = []
-    errors: list[InventoryError] = []
-    for alias, groups, settings in entries:
-        target = resolved[alias]
-        if isinstance(target, InventoryError):
-            errors.append(target)
-        else:
-            hosts.append(Host(alias, target, groups, settings))
-    return hosts, errors
+        return [Member(h.alias, h.groups, h.settings) for h in _inventory_hosts(inventories)]
+    if explicit_config or ssh_config.expanduser().exists():
+        return [Member(alias) for alias in discover_aliases(ssh_config)]
+    return []
 
 
-def select(
-    hosts: Sequence[Host], names: Sequence[str], groups: Sequence[str], ssh_config: Path | None = None
-) -> tuple[list[Host], list[InventoryError]]:
-    """Hosts to poll: the named ones and enabled members of the groups; no names or groups = all enabled.
+def pick(fleet: Sequence[Member], names: Sequence[str], groups: Sequence[str]) -> list[Member]:
+    """Members to poll: the named ones and enabled members of the groups; no names or groups = all enabled.
 
-    A named host is polled even when disabled (naming it is explicit).  A name not in the fleet is
-    resolved against ``ssh_config`` as ``ssh name`` would be; if that fails it comes back as an error.
-    An unknown group raises ``InventoryError``.
+    A named host is polled even when disabled (naming it is explicit).  A name not in the fleet is taken
+    as a bare alias, resolved as ``ssh name`` would be.  An unknown group raises ``InventoryError``.
     """
     if not names and not groups:
-        return [h for h in hosts if h.settings.enabled], []
-    known = list(dict.fromkeys(g for h in hosts for g in h.groups))
+        return [m for m in fleet if m.settings.enabled]
+    known = list(dict.fromkeys(g for m in fleet for g in m.groups))
     for group in groups:
         if group not in known:
             listing = ", ".join(known) or "none (groups are declared in --inventory files)"
             raise InventoryError(f"unknown group {group!r}; known groups: {listing}")
     wanted = set(groups)
-    chosen = [h for h in hosts if h.alias in names or (h.settings.enabled and wanted & set(h.groups))]
-    in_fleet = {h.alias for h in hosts}
-    ad_hoc = [n for n in dict.fromkeys(names) if n not in in_fleet]
+    chosen = [m for m in fleet if m.alias in names or (m.settings.enabled and wanted & set(m.groups))]
+    in_fleet = {m.alias for m in fleet}
+    return chosen + [Member(n) for n in dict.fromkeys(names) if n not in in_fleet]
+
+
+def resolve_members(chosen: Sequence[Member], ssh_config: Path) -> tuple[list[Host], list[InventoryError]]:
+    """Resolve each member once (``ssh -G``, concurrently); failures come back as values."""
+    resolved = resolve_all([m.alias for m in chosen], ssh_config)
+    hosts: list[Host] = []
     errors: list[InventoryError] = []
-    for alias, target in resolve_all(ad_hoc, ssh_config or paths.default_ssh_config()).items():
+    for m in chosen:
+        target = resolved[m.alias]
         if isinstance(target, InventoryError):
             errors.append(target)
         else:
-            chosen.append(Host(alias, target))
-    return chosen, errors
+            hosts.append(Host(m.alias, target, m.groups, m.settings))
+    return hosts, errors
+
+
+def load_fleet(
+    ssh_config: Path,
+    inventories: Sequence[Path],
+    names: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    *,
+    explicit_config: bool = True,
+    everything: bool = False,
+) -> tuple[list[Host], list[InventoryError]]:
+    """Discover, select (unless ``everything``) and resolve: only selected hosts cost an ``ssh -G``."""
+    fleet = members(ssh_config, inventories, explicit_config=explicit_config)
+    chosen = fleet if everything else pick(fleet, names, groups)
+    return resolve_members(chosen, ssh_config)
 
 
 def adhoc_host(alias: str, ssh_config: Path | None = None) -> Host:

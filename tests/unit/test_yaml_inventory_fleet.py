@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleetwatch.errors import HostError, InventoryError, Stage
-from fleetwatch.inventory.fleet import adhoc_host, load_fleet, select
+from fleetwatch.inventory.fleet import Member, adhoc_host, load_fleet, members, pick, resolve_members
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import ResolveError, ssh_available
 from fleetwatch.settings import HostSettings
@@ -52,16 +52,26 @@ def ssh_config(isolated_home: Path) -> Path:
 
 
 @pytest.fixture
-def fleet(ssh_config: Path, isolated_home: Path) -> list[Host]:
-    inventory = isolated_home / "lab.yaml"
-    inventory.write_text(INVENTORY)
-    hosts, errors = load_fleet(ssh_config, [inventory])
+def inventory(isolated_home: Path) -> Path:
+    path = isolated_home / "lab.yaml"
+    path.write_text(INVENTORY)
+    return path
+
+
+@pytest.fixture
+def fleet(ssh_config: Path, inventory: Path) -> list[Host]:
+    hosts, errors = load_fleet(ssh_config, [inventory], everything=True)
     assert errors == []
     return hosts
 
 
+@pytest.fixture
+def unresolved(ssh_config: Path, inventory: Path) -> list[Member]:
+    return members(ssh_config, [inventory])
+
+
 def test_without_inventories_the_fleet_is_every_ssh_config_alias(ssh_config: Path) -> None:
-    hosts, errors = load_fleet(ssh_config, [])
+    hosts, errors = load_fleet(ssh_config, [], everything=True)
     assert [(h.alias, h.target.hostname) for h in hosts] == [("pi1", "pi1.lab"), ("pi2", "pi2.lab")]
     assert hosts[1].target.user == "pi"
     assert all(h.settings == HostSettings() and h.groups == () for h in hosts)
@@ -106,37 +116,39 @@ def test_a_missing_default_config_is_an_empty_fleet_but_a_named_one_is_an_error(
         load_fleet(missing, [])
 
 
-def test_no_names_and_no_groups_selects_every_enabled_host(fleet: list[Host], ssh_config: Path) -> None:
-    chosen, errors = select(fleet, [], [], ssh_config)
-    assert [h.alias for h in chosen] == ["pi1", "gpu1", "notinconfig"]
-    assert errors == []
+def test_no_names_and_no_groups_selects_every_enabled_host(unresolved: list[Member]) -> None:
+    assert [m.alias for m in pick(unresolved, [], [])] == ["pi1", "gpu1", "notinconfig"]
 
 
-def test_a_group_selects_its_enabled_members(fleet: list[Host], ssh_config: Path) -> None:
-    chosen, _ = select(fleet, [], ["lab"], ssh_config)
-    assert [h.alias for h in chosen] == ["pi1"]
+def test_a_group_selects_its_enabled_members(unresolved: list[Member]) -> None:
+    assert [m.alias for m in pick(unresolved, [], ["lab"])] == ["pi1"]
 
 
-def test_a_named_host_is_selected_even_when_disabled(fleet: list[Host], ssh_config: Path) -> None:
-    chosen, _ = select(fleet, ["pi2"], ["gpu"], ssh_config)
-    assert [h.alias for h in chosen] == ["pi2", "gpu1"]
+def test_a_named_host_is_selected_even_when_disabled(unresolved: list[Member]) -> None:
+    assert [m.alias for m in pick(unresolved, ["pi2"], ["gpu"])] == ["pi2", "gpu1"]
 
 
-def test_an_unknown_group_lists_the_known_ones(fleet: list[Host], ssh_config: Path) -> None:
+def test_an_unknown_group_lists_the_known_ones(unresolved: list[Member]) -> None:
     with pytest.raises(InventoryError) as info:
-        select(fleet, [], ["labs"], ssh_config)
+        pick(unresolved, [], ["labs"])
     assert str(info.value) == "unknown group 'labs'; known groups: lab, gpu"
 
 
 def test_a_named_alias_outside_the_fleet_is_resolved_like_ssh_would(
-    fleet: list[Host], ssh_config: Path
+    unresolved: list[Member], ssh_config: Path
 ) -> None:
-    chosen, errors = select(fleet, ["pi1", "x.wild", "broken"], [], ssh_config)
+    chosen, errors = resolve_members(pick(unresolved, ["pi1", "x.wild", "broken"], []), ssh_config)
     assert [h.alias for h in chosen] == ["pi1", "x.wild"]
     assert chosen[1] == Host("x.wild", chosen[1].target)
     assert chosen[1].target.user == "wild"
     (err,) = errors
     assert isinstance(err, ResolveError) and err.host == "broken"
+
+
+def test_only_selected_hosts_are_resolved(ssh_config: Path) -> None:
+    hosts, errors = load_fleet(ssh_config, [], ["pi2"])
+    assert [h.alias for h in hosts] == ["pi2"]
+    assert errors == [], "the broken alias was never asked of ssh -G"
 
 
 def test_adhoc_host_resolves_or_raises(ssh_config: Path) -> None:
