@@ -20,6 +20,7 @@ from fleetwatch.errors import FleetwatchError, HostError
 from fleetwatch.inventory.fleet import load_fleet
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_alias
+from fleetwatch.inventory.ssh_config import default_config
 from fleetwatch.pipeline import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, PassResult, run_pass
 from fleetwatch.report import ExitCode, exit_code, open_lines, transition_lines
 from fleetwatch.store import Store
@@ -129,7 +130,11 @@ class Fleet:
 
 
 def _ssh_config(args: argparse.Namespace) -> Path:
-    return Path(args.ssh_config).expanduser() if args.ssh_config else paths.default_ssh_config()
+    if args.ssh_config:
+        return Path(args.ssh_config).expanduser()
+    config = paths.default_ssh_config()
+    # No ~/.ssh/config under $HOME: resolve as plain `ssh` would, from the passwd home's config (if any).
+    return config if config.exists() else default_config()
 
 
 def load(args: argparse.Namespace, *, everything: bool = False) -> Fleet:
