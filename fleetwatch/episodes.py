@@ -1,16 +1,23 @@
-"""The episode state machine: findings over consecutive polls -> opened / escalated / resolved.  Pure.
+"""The episode state machine: findings over consecutive polls -> opened / escalated / reminded / resolved.
 
-The same condition on consecutive polls is one episode, reported when it starts and when it
-resolves, not on every poll.  An episode only resolves when its detector was *evaluated* on that
-host and found nothing: a host that could not be polled keeps its disk or auth episodes open
-(we do not know they are over), and hosts outside this pass's selection are left alone.
+Pure: data and ``now`` in, new state and transitions out.
+
+- The same condition on consecutive polls is one episode, reported when it opens and when it
+  resolves, not on every poll.
+- ``for``: a detector may need its condition on N consecutive polls before the episode opens; until
+  then the episode is *pending* (stored, counted, never reported).
+- ``clear``: an open episode resolves only after its detector found nothing on M consecutive
+  evaluated polls, so a short recovery neither closes nor reopens it.
+- An episode only counts a poll when its detector was *evaluated* on that host: a host that could
+  not be polled keeps its disk or auth episodes as they are, and hosts outside this pass are left alone.
+- Open critical episodes are reminded every ``repeat_interval`` seconds (0 = never).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetwatch.findings import Finding, Severity
@@ -23,12 +30,37 @@ class Change(enum.StrEnum):
 
     OPENED = "opened"
     ESCALATED = "escalated"
+    REMINDED = "reminded"
     RESOLVED = "resolved"
 
 
 @dataclass(frozen=True)
+class Rule:
+    """Damping for one detector."""
+
+    for_polls: int = 1
+    """Consecutive polls with the condition before the episode opens."""
+    clear_polls: int = 1
+    """Consecutive clean evaluated polls before an open episode resolves."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How findings become episodes: per-detector rules and reminders."""
+
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+    default: Rule = field(default_factory=Rule)
+    repeat_interval_s: float = 4 * 3600.0
+    """Remind still-open critical episodes this often; 0 disables reminders."""
+
+    def rule(self, detector: str) -> Rule:
+        """The rule for ``detector``."""
+        return self.rules.get(detector, self.default)
+
+
+@dataclass(frozen=True)
 class Episode:
-    """An open alert: one detector firing on one host since ``started_at``."""
+    """One detector firing on one host since ``started_at`` (pending until ``opened``)."""
 
     host: str
     detector: str
@@ -38,6 +70,14 @@ class Episode:
     context: Mapping[str, Any]
     started_at: float
     last_seen_at: float
+    opened: bool = True
+    """False while the condition has not yet held for the detector's ``for`` polls."""
+    hits: int = 1
+    """Consecutive evaluated polls on which the condition held (auto-stop guards read this)."""
+    misses: int = 0
+    """Consecutive evaluated polls without the condition while open (towards ``clear``)."""
+    reminded_at: float | None = None
+    """When the last reminder went out (or the episode opened)."""
 
     @property
     def key(self) -> EpisodeKey:
@@ -64,41 +104,71 @@ def _from_finding(finding: Finding, now: float) -> Episode:
         context=dict(finding.context),
         started_at=now,
         last_seen_at=now,
+        opened=False,
+        hits=0,
+        reminded_at=None,
     )
 
 
+def _seen(before: Episode, finding: Finding, now: float, policy: Policy) -> tuple[Episode, Change | None]:
+    """The episode after its condition held again on this poll, and what (if anything) to report."""
+    ep = replace(
+        before,
+        severity=finding.severity,
+        message=finding.message,
+        hint=finding.hint,
+        context=dict(finding.context),
+        last_seen_at=now,
+        hits=before.hits + 1,
+        misses=0,
+    )
+    if not ep.opened:
+        if ep.hits < policy.rule(ep.detector).for_polls:
+            return ep, None
+        return replace(ep, opened=True, reminded_at=now), Change.OPENED
+    if finding.severity > before.severity:
+        return replace(ep, reminded_at=now), Change.ESCALATED
+    due = policy.repeat_interval_s > 0 and now - (ep.reminded_at or ep.started_at) >= policy.repeat_interval_s
+    if ep.severity is Severity.CRITICAL and due:
+        return replace(ep, reminded_at=now), Change.REMINDED
+    return ep, None
+
+
 def advance(
-    open_episodes: Mapping[EpisodeKey, Episode],
+    episodes: Mapping[EpisodeKey, Episode],
     findings: Iterable[Finding],
     evaluated: Mapping[str, frozenset[str]],
     now: float,
+    policy: Policy | None = None,
 ) -> tuple[dict[EpisodeKey, Episode], list[Transition]]:
-    """Fold one pass's findings into the open episodes; return the new open set and the transitions."""
-    result = dict(open_episodes)
+    """Fold one pass's findings into the episodes; return the new set and the transitions to report."""
+    policy = policy or Policy()
+    result = dict(episodes)
     transitions: list[Transition] = []
     seen: set[EpisodeKey] = set()
     for finding in findings:
         key = (finding.host, finding.detector)
         seen.add(key)
-        before = result.get(key)
-        if before is None:
-            result[key] = _from_finding(finding, now)
-            transitions.append(Transition(Change.OPENED, result[key], now))
-            continue
-        after = replace(
-            before,
-            severity=finding.severity,
-            message=finding.message,
-            hint=finding.hint,
-            context=dict(finding.context),
-            last_seen_at=now,
-        )
-        result[key] = after
-        if finding.severity > before.severity:
-            transitions.append(Transition(Change.ESCALATED, after, now))
-    for key, episode in open_episodes.items():
+        before = result.get(key) or _from_finding(finding, now)
+        result[key], change = _seen(before, finding, now, policy)
+        if change is not None:
+            transitions.append(Transition(change, result[key], now))
+    for key, ep in episodes.items():
         host, detector = key
-        if key not in seen and detector in evaluated.get(host, frozenset()):
-            del result[key]
-            transitions.append(Transition(Change.RESOLVED, episode, now))
+        if key in seen or detector not in evaluated.get(host, frozenset()):
+            continue
+        if not ep.opened:
+            del result[key]  # a pending condition that went away was never reported
+            continue
+        misses = ep.misses + 1
+        if misses < policy.rule(detector).clear_polls:
+            result[key] = replace(ep, misses=misses, hits=0)
+            continue
+        del result[key]
+        transitions.append(Transition(Change.RESOLVED, ep, now))
     return result, transitions
+
+
+def open_only(episodes: Mapping[EpisodeKey, Episode]) -> dict[EpisodeKey, Episode]:
+    """The episodes that have been reported (pending ones left out)."""
+    return {k: e for k, e in episodes.items() if e.opened}

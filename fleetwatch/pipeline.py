@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from fleetwatch.detect import detect
-from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance
+from fleetwatch.episodes import Episode, EpisodeKey, Policy, Transition, advance, open_only
 from fleetwatch.errors import HostError, HostKeyChangedError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
 from fleetwatch.inventory.model import Host
@@ -21,6 +22,7 @@ from fleetwatch.settings import Thresholds
 from fleetwatch.snapshot import Snapshot, parse_gather
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
+from fleetwatch.vantage import WATCHER, WATCHER_DETECTORS, Vantage, VantageRules, assess, watcher_finding
 
 DEFAULT_TIMEOUT = 20.0
 """Hard deadline per host covering connect + command."""
@@ -38,8 +40,34 @@ class PassResult:
     observations: tuple[Observation, ...]
     findings: tuple[Finding, ...]
     transitions: tuple[Transition, ...]
-    open_episodes: Mapping[EpisodeKey, Episode]
+    episodes: Mapping[EpisodeKey, Episode]
+    """Every episode after the pass, pending ones included (see ``open_episodes``)."""
+    vantage: Vantage
     seconds: float
+
+    @property
+    def open_episodes(self) -> dict[EpisodeKey, Episode]:
+        """The reported (opened) episodes."""
+        return open_only(self.episodes)
+
+
+class TransitionSink(Protocol):
+    """Where transitions go inside the pass's transaction (the notification outbox)."""
+
+    def record(self, transitions: Sequence[Transition], hosts: Mapping[str, Host], now: float) -> None:
+        """Store what must be sent for these transitions, in the caller's transaction."""
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    """Knobs of one pass beyond the host list."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    concurrency: int = DEFAULT_CONCURRENCY
+    interval: float = 60.0
+    """The expected time between passes (watch interval, or the cron period for ``check``)."""
+    policy: Policy = field(default_factory=Policy)
+    vantage: VantageRules = field(default_factory=VantageRules)
 
 
 def _failure(err: HostError) -> PollFailure:
@@ -71,38 +99,59 @@ async def poll_many(
     return {h.alias: r for h, r in zip(hosts, results, strict=True)}
 
 
+def _observe(
+    store: Store, alias: str, result: Snapshot | PollFailure, now: float, offline: bool
+) -> Observation:
+    """Update the host's failure clock and wrap the result for the detectors."""
+    snapshot = result if isinstance(result, Snapshot) else None
+    failure = result if isinstance(result, PollFailure) else None
+    since: float | None = None
+    if failure is not None and failure.stage not in _REACHED and not failure.key_changed:
+        if offline and failure.stage in (Stage.RESOLVE, Stage.CONNECT):
+            return Observation(alias, now)  # the watcher is offline: this says nothing about the host
+        since = store.record_failure(alias, now)
+    elif failure is None or not failure.key_changed:
+        store.record_success(alias)
+    return Observation(alias, now, snapshot, failure, since)
+
+
 def settle(
     store: Store,
     hosts: Sequence[Host],
     results: Mapping[str, Snapshot | PollFailure],
     now: float,
-) -> tuple[tuple[Observation, ...], list[Finding], list[Transition], dict[EpisodeKey, Episode]]:
-    """Update failure clocks, run the detectors and advance episodes, in one write transaction."""
+    settings: PassSettings | None = None,
+    sink: TransitionSink | None = None,
+) -> tuple[tuple[Observation, ...], list[Finding], list[Transition], dict[EpisodeKey, Episode], Vantage]:
+    """Failure clocks, detectors, episodes and the outbox, all in one write transaction."""
+    settings = settings or PassSettings()
     by_alias = {h.alias: h for h in hosts}
     with store.transaction():
-        observations = []
-        for alias, result in results.items():
-            if isinstance(result, PollFailure) and result.stage not in _REACHED and not result.key_changed:
-                since: float | None = store.record_failure(alias, now)
-            else:
-                if not (isinstance(result, PollFailure) and result.key_changed):
-                    store.record_success(alias)
-                since = None
-            snapshot = result if isinstance(result, Snapshot) else None
-            failure = result if isinstance(result, PollFailure) else None
-            observations.append(Observation(alias, now, snapshot, failure, since))
+        last = store.get_meta("last_pass_at")
+        vantage = assess(results, float(last) if last else None, now, settings.interval, settings.vantage)
+        if vantage.gap_s is not None:
+            store.reset_failure_clocks(now)
+        observations = tuple(_observe(store, a, r, now, vantage.offline) for a, r in results.items())
         findings: list[Finding] = []
-        evaluated: dict[str, frozenset[str]] = {}
+        evaluated: dict[str, frozenset[str]] = {WATCHER: WATCHER_DETECTORS}
         for obs in observations:
+            if obs.snapshot is None and obs.failure is None:
+                continue  # not evaluated at all: offline pass
             host = by_alias.get(obs.host)
             found, checked = detect(obs, host.settings.thresholds if host else Thresholds(), now)
             findings.extend(found)
             evaluated[obs.host] = checked
-        before = store.open_episodes()
-        after, transitions = advance(before, findings, evaluated, now)
+        offline = watcher_finding(vantage)
+        if offline is not None:
+            findings.append(offline)
+        before = store.episodes()
+        after, transitions = advance(before, findings, evaluated, now, settings.policy)
         store.save_episodes(before, after)
         store.add_transitions(transitions)
-    return tuple(observations), findings, transitions, after
+        if sink is not None:
+            sink.record(transitions, by_alias, now)
+        store.set_meta("last_pass_at", repr(now))
+    return observations, findings, transitions, after, vantage
 
 
 async def run_pass(
@@ -111,15 +160,22 @@ async def run_pass(
     hosts: Sequence[Host],
     *,
     unresolved: Mapping[str, HostError] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    settings: PassSettings | None = None,
+    sink: TransitionSink | None = None,
 ) -> PassResult:
     """Poll ``hosts`` and settle the results; hosts that failed to resolve count as failed polls."""
+    settings = settings or PassSettings()
     started = time.monotonic()
     reachable = [h for h in hosts if h.alias not in (unresolved or {})]
     results: dict[str, Snapshot | PollFailure] = {
         alias: _failure(err) for alias, err in (unresolved or {}).items()
     }
-    results.update(await poll_many(transport, reachable, timeout=timeout, concurrency=concurrency))
-    observations, findings, transitions, after = settle(store, hosts, results, time.time())
-    return PassResult(observations, tuple(findings), tuple(transitions), after, time.monotonic() - started)
+    results.update(
+        await poll_many(transport, reachable, timeout=settings.timeout, concurrency=settings.concurrency)
+    )
+    observations, findings, transitions, after, vantage = settle(
+        store, hosts, results, time.time(), settings, sink
+    )
+    return PassResult(
+        observations, tuple(findings), tuple(transitions), after, vantage, time.monotonic() - started
+    )

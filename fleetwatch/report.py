@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fleetwatch.detect.base import human_duration
 from fleetwatch.episodes import Change, Episode, EpisodeKey, Transition
 from fleetwatch.findings import Severity
+from fleetwatch.vantage import WATCHER
 
 
 class ExitCode(enum.IntEnum):
@@ -78,3 +80,53 @@ def exit_code(open_episodes: Mapping[EpisodeKey, Episode], hosts: set[str]) -> E
     """Worst open severity among ``hosts`` as a monitoring exit code."""
     worst = max((e.severity for e in open_episodes.values() if e.host in hosts), default=Severity.INFO)
     return {Severity.INFO: ExitCode.OK, Severity.WARNING: ExitCode.WARNING}.get(worst, ExitCode.CRITICAL)
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    """The monitoring-plugin view of one pass: status, per-host counts, perfdata."""
+
+    code: ExitCode
+    line: str
+    perfdata: dict[str, float | int]
+
+
+def check_summary(
+    open_episodes: Mapping[EpisodeKey, Episode],
+    hosts: Sequence[str],
+    muted: Mapping[EpisodeKey, str],
+    extra: Mapping[str, float | int] | None = None,
+) -> CheckSummary:
+    """``FLEETWATCH CRITICAL - 2 critical, 1 warning, 9 ok of 12 hosts | hosts=12 ok=9 …``.
+
+    Silenced and acknowledged alerts are listed but do not raise the status: muting a known problem
+    is what they are for.  Alerts about the watcher itself (``watcher_offline``) raise it.
+    """
+    live = [e for k, e in open_episodes.items() if k not in muted and e.severity > Severity.INFO]
+    worst = {h: max((e.severity for e in live if e.host == h), default=Severity.INFO) for h in hosts}
+    crit = sum(1 for s in worst.values() if s is Severity.CRITICAL)
+    warn = sum(1 for s in worst.values() if s is Severity.WARNING)
+    ok = len(hosts) - crit - warn
+    overall = max((e.severity for e in live if e.host in worst or e.host == WATCHER), default=Severity.INFO)
+    code = {Severity.CRITICAL: ExitCode.CRITICAL, Severity.WARNING: ExitCode.WARNING}.get(
+        overall, ExitCode.OK
+    )
+    perf: dict[str, float | int] = {
+        "hosts": len(hosts),
+        "ok": ok,
+        "warning": warn,
+        "critical": crit,
+        "alerts": sum(1 for e in open_episodes.values() if e.host in worst or e.host == WATCHER),
+        "muted": len(muted),
+        **(extra or {}),
+    }
+    text = f"FLEETWATCH {code.name} - {crit} critical, {warn} warning, {ok} ok of {len(hosts)} hosts"
+    perf_text = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in perf.items())
+    return CheckSummary(code, f"{text} | {perf_text}", perf)
+
+
+def muted_line(ep: Episode, note: str, as_json: bool) -> str:
+    """An open alert line with its silence or ack shown."""
+    if as_json:
+        return json.dumps({**alert_record(ep, "firing", ep.started_at), "muted": note}, default=str)
+    return f"{text_line(ep, 'firing', ep.started_at)} [{note}]"

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fleetwatch.episodes import Change, Episode, EpisodeKey, Transition
 from fleetwatch.errors import StateError
@@ -21,6 +22,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
     host TEXT NOT NULL, detector TEXT NOT NULL, severity INTEGER NOT NULL, message TEXT NOT NULL,
     hint TEXT NOT NULL, context TEXT NOT NULL, started_at REAL NOT NULL, last_seen_at REAL NOT NULL,
+    opened INTEGER NOT NULL DEFAULT 1, hits INTEGER NOT NULL DEFAULT 1, misses INTEGER NOT NULL DEFAULT 0,
+    reminded_at REAL,
     PRIMARY KEY (host, detector)
 );
 CREATE TABLE IF NOT EXISTS transitions (
@@ -33,26 +36,57 @@ CREATE TABLE IF NOT EXISTS transitions (
 CREATE TABLE IF NOT EXISTS failure_clocks (
     host TEXT PRIMARY KEY, failing_since REAL NOT NULL, last_failure_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release, for databases created before them.
+MIGRATIONS = {
+    ("episodes", "opened"): "ALTER TABLE episodes ADD COLUMN opened INTEGER NOT NULL DEFAULT 1",
+    ("episodes", "hits"): "ALTER TABLE episodes ADD COLUMN hits INTEGER NOT NULL DEFAULT 1",
+    ("episodes", "misses"): "ALTER TABLE episodes ADD COLUMN misses INTEGER NOT NULL DEFAULT 0",
+    ("episodes", "reminded_at"): "ALTER TABLE episodes ADD COLUMN reminded_at REAL",
+}
 
 
-def _episode(row: sqlite3.Row, last_seen_column: str = "last_seen_at") -> Episode:
+def _episode(row: sqlite3.Row) -> Episode:
+    """An ``episodes`` row."""
     return Episode(
-        host=row["host"],
-        detector=row["detector"],
-        severity=Severity(row["severity"]),
-        message=row["message"],
-        hint=row["hint"],
-        context=json.loads(row["context"]),
-        started_at=row["started_at"],
-        last_seen_at=row[last_seen_column],
+        **_shared(row),
+        last_seen_at=row["last_seen_at"],
+        opened=bool(row["opened"]),
+        hits=row["hits"],
+        misses=row["misses"],
+        reminded_at=row["reminded_at"],
     )
+
+
+def _transition(row: sqlite3.Row) -> Transition:
+    """A ``transitions`` row: the episode as it was at the change."""
+    return Transition(Change(row["change"]), Episode(**_shared(row), last_seen_at=row["at"]), row["at"])
+
+
+def _shared(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "host": row["host"],
+        "detector": row["detector"],
+        "severity": Severity(row["severity"]),
+        "message": row["message"],
+        "hint": row["hint"],
+        "context": json.loads(row["context"]),
+        "started_at": row["started_at"],
+    }
 
 
 def _episode_values(ep: Episode) -> tuple[str, str, int, str, str, str, float]:
     """The columns episodes and transitions share, in (host … started_at) order."""
     context = json.dumps(ep.context, default=str)
     return (ep.host, ep.detector, int(ep.severity), ep.message, ep.hint, context, ep.started_at)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for (table, column), ddl in MIGRATIONS.items():
+        columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.execute(ddl)
 
 
 class Store:
@@ -73,12 +107,18 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
+            _migrate(conn)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(
                 f"cannot open state database {path}: {exc} "
                 "(check permissions, or point --state-dir / FLEETWATCH_STATE_DIR elsewhere)"
             ) from None
         return cls(conn, path)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for edges that keep their own tables in this database (outbox, audit)."""
+        return self._conn
 
     def close(self) -> None:
         """Close the database."""
@@ -99,8 +139,8 @@ class Store:
         else:
             self._conn.execute("COMMIT")
 
-    def open_episodes(self) -> dict[EpisodeKey, Episode]:
-        """Every open episode."""
+    def episodes(self) -> dict[EpisodeKey, Episode]:
+        """Every episode, pending ones included."""
         rows = self._conn.execute("SELECT * FROM episodes ORDER BY started_at")
         return {(r["host"], r["detector"]): _episode(r) for r in rows}
 
@@ -115,8 +155,9 @@ class Store:
                 continue
             self._conn.execute(
                 "INSERT OR REPLACE INTO episodes (host, detector, severity, message, hint, context,"
-                " started_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?)",
-                (*_episode_values(ep), ep.last_seen_at),
+                " started_at, last_seen_at, opened, hits, misses, reminded_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*_episode_values(ep), ep.last_seen_at, int(ep.opened), ep.hits, ep.misses, ep.reminded_at),
             )
 
     def add_transitions(self, transitions: Iterable[Transition]) -> None:
@@ -132,7 +173,20 @@ class Store:
     def transitions_since(self, after_id: int = 0) -> list[tuple[int, Transition]]:
         """Stored transitions with id > ``after_id``, oldest first."""
         rows = self._conn.execute("SELECT * FROM transitions WHERE id > ? ORDER BY id", (after_id,))
-        return [(r["id"], Transition(Change(r["change"]), _episode(r, "at"), r["at"])) for r in rows]
+        return [(r["id"], _transition(r)) for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """A stored bookkeeping value (e.g. when the last pass ran)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a bookkeeping value."""
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
+
+    def reset_failure_clocks(self, now: float) -> None:
+        """Restart every failure streak at ``now`` (after a gap in watching, e.g. a laptop sleep)."""
+        self._conn.execute("UPDATE failure_clocks SET failing_since=?, last_failure_at=?", (now, now))
 
     def failure_clocks(self) -> dict[str, float]:
         """host -> when SSH to it started failing continuously."""

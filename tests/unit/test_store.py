@@ -19,13 +19,13 @@ EVAL = {"pi": frozenset({"disk_critical"})}
 def test_episodes_and_transitions_survive_reopening(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     with store.transaction():
-        before = store.open_episodes()
+        before = store.episodes()
         after, ts = advance(before, [Finding("pi", "disk_critical", Severity.CRITICAL, "97%")], EVAL, 10.0)
         store.save_episodes(before, after)
         store.add_transitions(ts)
     store.close()
     again = Store.open(tmp_path)
-    assert again.open_episodes()[("pi", "disk_critical")].message == "97%"
+    assert again.episodes()[("pi", "disk_critical")].message == "97%"
     [(_id, t)] = again.transitions_since(0)
     assert t.change == "opened" and t.episode.host == "pi" and t.at == 10.0
 

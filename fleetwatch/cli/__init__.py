@@ -1,0 +1,45 @@
+"""Command line: ``fleetwatch [--host H] [--once]``, ``check``, ``hosts``, ``trust``, ``silence``, ``ack``,
+``unsilence``, ``notify-test``, ``demo``.
+
+Data goes to stdout (text or ``--json``); one-line ``fleetwatch: …`` diagnostics go to stderr;
+exit codes follow the monitoring-plugin convention (``report.ExitCode``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from fleetwatch.cli.alerts import cmd_ack, cmd_notify_test, cmd_silence, cmd_unsilence
+from fleetwatch.cli.hosts import cmd_hosts, cmd_trust
+from fleetwatch.cli.output import diag
+from fleetwatch.cli.parser import build_parser
+from fleetwatch.cli.watch import cmd_check, cmd_demo, cmd_watch
+from fleetwatch.errors import FleetwatchError
+from fleetwatch.report import ExitCode
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace], ExitCode]] = {
+    None: cmd_watch,
+    "check": cmd_check,
+    "hosts": cmd_hosts,
+    "trust": cmd_trust,
+    "silence": cmd_silence,
+    "ack": cmd_ack,
+    "unsilence": cmd_unsilence,
+    "notify-test": cmd_notify_test,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fleetwatch`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        return int(ExitCode.OK)
+    except FleetwatchError as exc:
+        diag(str(exc))
+        return int(ExitCode.UNKNOWN)

@@ -1,0 +1,90 @@
+"""``silence``, ``ack``, ``unsilence`` and ``notify-test``: acting on alerts and their delivery."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import socket
+import time
+
+from fleetwatch import paths, silences
+from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.settings import effective_config
+from fleetwatch.detect import REGISTRY
+from fleetwatch.report import ExitCode, iso
+from fleetwatch.service import targets
+from fleetwatch.store import Store
+from fleetwatch.vantage import WATCHER_DETECTORS
+
+
+def _who() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def _store(args: argparse.Namespace) -> Store:
+    store = Store.open(paths.state_dir(args.state_dir))
+    silences.ensure_schema(store.connection)
+    return store
+
+
+def cmd_silence(args: argparse.Namespace) -> ExitCode:
+    """Mute notifications for HOST[:DETECTOR] for a while (alerts stay visible in ``check``)."""
+    host, detector = silences.parse_target(args.target, set(REGISTRY) | WATCHER_DETECTORS)
+    seconds = silences.parse_duration(args.duration)
+    now = time.time()
+    store = _store(args)
+    try:
+        s = silences.add_silence(store.connection, host, detector, now + seconds, args.reason, _who(), now)
+    finally:
+        store.close()
+    out([f"silence #{s.id}: {s.target} until {iso(now + seconds)}"])
+    return ExitCode.OK
+
+
+def cmd_ack(args: argparse.Namespace) -> ExitCode:
+    """Acknowledge HOST:DETECTOR: no more notifications for this episode (a new one notifies again)."""
+    host, detector = silences.parse_target(args.target, set(REGISTRY) | WATCHER_DETECTORS)
+    if detector is None:
+        diag(f"ack needs HOST:DETECTOR (an ack is for one open alert), got {args.target!r}")
+        return ExitCode.UNKNOWN
+    now = time.time()
+    store = _store(args)
+    try:
+        s = silences.add_ack(store.connection, host, detector, args.reason, _who(), now)
+    finally:
+        store.close()
+    out([f"ack #{s.id}: {s.target} until its episode resolves"])
+    return ExitCode.OK
+
+
+def cmd_unsilence(args: argparse.Namespace) -> ExitCode:
+    """Remove a silence or ack by id."""
+    store = _store(args)
+    try:
+        removed = silences.remove(store.connection, args.id)
+    finally:
+        store.close()
+    if not removed:
+        diag(f"no silence or ack #{args.id}; `fleetwatch check` lists the active ones")
+        return ExitCode.UNKNOWN
+    out([f"removed #{args.id}"])
+    return ExitCode.OK
+
+
+def cmd_notify_test(args: argparse.Namespace) -> ExitCode:
+    """Send a test message to every configured target and say how each went."""
+    from fleetwatch.notify.sender import send_test
+
+    wanted = targets(effective_config(args))
+    if not wanted:
+        diag("no notification targets: add `notify:` to the config file or pass --notify URL")
+        return ExitCode.UNKNOWN
+    results = asyncio.run(send_test(wanted, time.time()))
+    out(
+        [
+            f"{'ok    ' if r.error is None else 'FAILED'} {r.target}" + (f": {r.error}" if r.error else "")
+            for r in results
+        ]
+    )
+    return ExitCode.OK if all(r.error is None for r in results) else ExitCode.CRITICAL

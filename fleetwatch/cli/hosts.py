@@ -1,0 +1,96 @@
+"""``fleetwatch hosts`` and ``fleetwatch trust``: what the fleet resolves to, and host keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.settings import effective_config, ssh_config_path
+from fleetwatch.inventory.model import Host
+from fleetwatch.inventory.resolve import resolve_alias
+from fleetwatch.report import ExitCode
+from fleetwatch.service import select_fleet
+from fleetwatch.transport import Transport
+from fleetwatch.transport.host_keys import known_hosts_name, record_key_line
+
+
+def host_record(h: Host) -> dict[str, object]:
+    """The JSON shape of one resolved host."""
+    t = h.target
+    return {
+        "alias": h.alias,
+        "hostname": t.hostname,
+        "user": t.user,
+        "port": t.port,
+        "proxyjump": t.proxy_jump,
+        "groups": list(h.groups),
+        "enabled": h.settings.enabled,
+    }
+
+
+def cmd_hosts(args: argparse.Namespace) -> ExitCode:
+    """List resolved hosts (all of them, disabled ones too, unless a selection is given)."""
+    config = effective_config(args)
+    ssh_config, explicit = ssh_config_path(config)
+    fleet = select_fleet(
+        ssh_config,
+        [Path(p).expanduser() for p in config.inventories],
+        args.host or [],
+        args.group or [],
+        explicit_config=explicit,
+        everything=not (args.host or args.group),
+    )
+    for err in fleet.unresolved.values():
+        diag(str(err))
+    if args.json:
+        out([json.dumps(host_record(h)) for h in fleet.hosts])
+        return ExitCode.UNKNOWN if fleet.unresolved else ExitCode.OK
+    table = [("ALIAS", "HOSTNAME", "USER", "PORT", "PROXYJUMP", "GROUPS")] + [
+        (
+            h.alias,
+            h.target.hostname,
+            h.target.user,
+            str(h.target.port),
+            h.target.proxy_jump or "-",
+            ",".join(h.groups) or "-",
+        )
+        for h in fleet.hosts
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    out(["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table])
+    return ExitCode.UNKNOWN if fleet.unresolved else ExitCode.OK
+
+
+def cmd_trust(args: argparse.Namespace) -> ExitCode:
+    """Show a host's key fingerprint and record it in known_hosts once the user confirms."""
+    config = effective_config(args)
+    ssh_config, _ = ssh_config_path(config)
+    target = resolve_alias(args.alias, ssh_config)
+    transport = Transport(resolve_jump=lambda name: resolve_alias(name, ssh_config))
+    verdict, key_line = asyncio.run(transport.fetch_host_key(target, float(config.timeout)))
+    where = known_hosts_name(target.hostname, target.port)
+    if verdict.outcome in ("", "known"):
+        print(f"{args.alias} ({where}) is already trusted in {verdict.file}")
+        return ExitCode.OK
+    if verdict.outcome == "changed":
+        diag(
+            f"{args.alias}: host key stage: the key CHANGED: offered {verdict.presented}, on record "
+            f"{', '.join(verdict.known)}. Not recording. If the host was reinstalled, remove the old key "
+            f"first: ssh-keygen -R '{where}' -f {verdict.file}"
+        )
+        return ExitCode.CRITICAL
+    if not key_line:
+        diag(f"{args.alias}: host key stage: the server offered no usable key")
+        return ExitCode.UNKNOWN
+    print(f"{args.alias} ({where}) offers {verdict.presented}")
+    print(f"Record it in {verdict.file}? [y/N] ", end="", flush=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        print("not recorded")
+        return ExitCode.WARNING
+    record_key_line(verdict.file, target, key_line)
+    print(f"recorded {verdict.presented} for {where} in {verdict.file}")
+    return ExitCode.OK

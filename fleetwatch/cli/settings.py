@@ -1,0 +1,68 @@
+"""Effective settings: command line > environment (``FLEETWATCH_*``) > config file > defaults."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from fleetwatch import paths
+from fleetwatch.config import Config, Duration, NotifyTarget, load_config, parse_duration
+from fleetwatch.errors import ConfigError
+from fleetwatch.inventory.ssh_config import default_config
+
+# Config fields that can also come from FLEETWATCH_<NAME> or --<name>.
+_DURATIONS = ("interval", "timeout")
+_SIMPLE = ("ssh_config", "heartbeat_url")
+
+
+def _duration(value: str, source: str) -> Duration:
+    try:
+        return Duration(parse_duration(value))
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def effective_config(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """The config file overlaid with the environment and the command line.
+
+    ``base`` replaces the file *and* the environment (the demo must never notify the user's real targets).
+    """
+    config = base if base is not None else load_config(getattr(args, "config", None))
+    changes: dict[str, Any] = {}
+    for name in (*_DURATIONS, *_SIMPLE, "concurrency", "inventory"):
+        env = os.environ.get(f"FLEETWATCH_{name.upper()}") if base is None else None
+        if env:
+            changes.update(_convert(name, env, f"FLEETWATCH_{name.upper()}"))
+    for name in (*_DURATIONS, *_SIMPLE, "concurrency"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes.update(_convert(name, str(value), f"--{name.replace('_', '-')}"))
+    if getattr(args, "inventory", None):
+        changes["inventories"] = tuple(args.inventory)
+    extra = tuple(NotifyTarget(url) for url in getattr(args, "notify", None) or ())
+    changes["notify"] = (*config.notify, *extra)
+    return dataclasses.replace(config, **changes)
+
+
+def _convert(name: str, value: str, source: str) -> dict[str, Any]:
+    if name in _DURATIONS:
+        return {name: _duration(value, source)}
+    if name == "concurrency":
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"{source}: expected a whole number of hosts, got {value!r}")
+        return {name: int(value)}
+    if name == "inventory":
+        return {"inventories": tuple(p for p in value.split(os.pathsep) if p)}
+    return {name: value}
+
+
+def ssh_config_path(config: Config) -> tuple[Path, bool]:
+    """The ssh_config to read and whether it was named explicitly (then it must exist)."""
+    if config.ssh_config:
+        return Path(config.ssh_config).expanduser(), True
+    path = paths.default_ssh_config()
+    # No ~/.ssh/config under $HOME: resolve as plain `ssh` would, from the passwd home's config (if any).
+    return (path if path.exists() else default_config()), False

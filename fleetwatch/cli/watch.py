@@ -1,0 +1,137 @@
+"""``fleetwatch [--once]``, ``fleetwatch check`` and ``fleetwatch demo``: the commands that run passes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from fleetwatch import paths
+from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.settings import effective_config, ssh_config_path
+from fleetwatch.config import Config
+from fleetwatch.episodes import Change
+from fleetwatch.pipeline import PassResult
+from fleetwatch.report import ExitCode, check_summary, exit_code, muted_line, open_lines, transition_lines
+from fleetwatch.service import Fleet, Watcher, select_fleet
+from fleetwatch.store import Store
+
+
+def _fleet(args: argparse.Namespace, config: Config) -> Fleet:
+    ssh_config, explicit = ssh_config_path(config)
+    inventories = [Path(p).expanduser() for p in config.inventories]
+    return select_fleet(ssh_config, inventories, args.host or [], args.group or [], explicit_config=explicit)
+
+
+def _first_lines(result: PassResult, names: set[str], as_json: bool) -> list[str]:
+    resolved = [t for t in result.transitions if t.change is Change.RESOLVED]
+    return open_lines(result.open_episodes, names, as_json) + transition_lines(resolved, as_json)
+
+
+async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
+    names = set(watcher.fleet.names)
+    first = True
+    try:
+        while True:
+            started = time.monotonic()
+            result = await watcher.run_pass()
+            out(
+                _first_lines(result, names, args.json)
+                if first
+                else transition_lines(result.transitions, args.json)
+            )
+            await watcher.after_pass(result, dry_run=args.dry_run, background=not args.once)
+            if args.once:
+                await watcher.drain()
+                return exit_code(result.open_episodes, names)
+            first = False
+            await asyncio.sleep(max(0.0, float(watcher.config.interval) - (time.monotonic() - started)))
+    finally:
+        await watcher.close()
+
+
+def _open(args: argparse.Namespace, config: Config, fleet: Fleet, keep_open: bool) -> Watcher:
+    if not fleet.hosts and not fleet.unresolved:
+        raise SystemExit(_no_hosts(fleet))
+    store = Store.open(paths.state_dir(args.state_dir))
+    return Watcher(fleet, store, config, keep_open=keep_open, report=diag, state_dir=store.path.parent)
+
+
+def _no_hosts(fleet: Fleet) -> int:
+    diag(f"no hosts to poll (none in {fleet.ssh_config}, or none selected); see `fleetwatch hosts`")
+    return int(ExitCode.UNKNOWN)
+
+
+def cmd_watch(args: argparse.Namespace) -> ExitCode:
+    """The main command: watch continuously, or one pass with --once."""
+    config = effective_config(args)
+    watcher = _open(args, config, _fleet(args, config), keep_open=not args.once)
+    try:
+        return asyncio.run(_loop(args, watcher))
+    finally:
+        watcher.store.close()
+
+
+async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
+    try:
+        started = time.monotonic()
+        result = await watcher.run_pass()
+        await watcher.after_pass(result, dry_run=args.dry_run, background=False)
+        await watcher.drain()
+        names = watcher.fleet.names
+        muted = watcher.muted(result.open_episodes)
+        extra = {"seconds": round(time.monotonic() - started, 2), **watcher.outbox_counts()}
+        summary = check_summary(result.open_episodes, names, muted, extra)
+        eps = sorted(result.open_episodes.values(), key=lambda e: (-e.severity, e.host, e.detector))
+        if args.json:
+            doc = {
+                "status": summary.code.name,
+                "summary": summary.line,
+                "perfdata": summary.perfdata,
+                "alerts": [json.loads(muted_line(e, muted.get(e.key, ""), True)) for e in eps],
+                "silences": watcher.silence_records(),
+            }
+            out([json.dumps(doc, default=str)])
+        else:
+            lines = [summary.line]
+            for e in eps:
+                lines.append(
+                    muted_line(e, muted[e.key], False)
+                    if e.key in muted
+                    else open_lines({e.key: e}, {e.host}, False)[0]
+                )
+            lines += watcher.silence_lines()
+            out(lines)
+        return summary.code
+    finally:
+        await watcher.close()
+
+
+def cmd_check(args: argparse.Namespace) -> ExitCode:
+    """One pass for cron: a monitoring-plugin summary line, one line per open alert, exit 0/1/2/3."""
+    config = effective_config(args)
+    watcher = _open(args, config, _fleet(args, config), keep_open=False)
+    try:
+        return asyncio.run(_check(args, watcher))
+    finally:
+        watcher.store.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> ExitCode:
+    """Start the embedded simulated fleet and run the main command against it."""
+    from fleetwatch.demo import demo_fleet
+
+    async def run() -> ExitCode:
+        async with demo_fleet() as demo:
+            args.ssh_config, args.inventory = str(demo.ssh_config), None
+            args.state_dir = args.state_dir or str(demo.state_dir)
+            config = effective_config(args, base=Config())
+            watcher = _open(args, config, _fleet(args, config), keep_open=not args.once)
+            try:
+                return await _loop(args, watcher)
+            finally:
+                watcher.store.close()
+
+    return asyncio.run(run())

@@ -1,0 +1,195 @@
+"""The headless watcher every front end drives: passes, the notification outbox, auto-stop, heartbeat.
+
+``fleetwatch --host``, ``--once``, ``check``, ``demo`` (and the TUI) all run ``Watcher``; none of them
+holds detection or delivery logic.  Order per pass: poll → settle (episodes + outbox, one transaction)
+→ auto-stop (opt-in) → send what is due → heartbeat.  Delivery never blocks polling: in watch mode it
+runs as its own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleetwatch import silences
+from fleetwatch.config import Config
+from fleetwatch.episodes import Episode, EpisodeKey, Policy, Rule
+from fleetwatch.errors import FleetwatchError, HostError
+from fleetwatch.inventory.fleet import load_fleet
+from fleetwatch.inventory.model import Host
+from fleetwatch.inventory.resolve import resolve_alias
+from fleetwatch.notify.model import Target, make_target
+from fleetwatch.notify.outbox import Outbox
+from fleetwatch.notify.sender import flush
+from fleetwatch.pipeline import PassResult, PassSettings, run_pass
+from fleetwatch.store import Store
+from fleetwatch.transport import Transport
+from fleetwatch.vantage import VantageRules, describe_gap
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Fleet:
+    """The selected hosts, plus those that failed to resolve (they are polled as failures)."""
+
+    hosts: list[Host]
+    unresolved: Mapping[str, HostError]
+    ssh_config: Path
+
+    @property
+    def names(self) -> list[str]:
+        """Every selected alias, resolved or not."""
+        return [h.alias for h in self.hosts] + [a for a in self.unresolved if a not in self.by_alias]
+
+    @property
+    def by_alias(self) -> dict[str, Host]:
+        """Resolved hosts by alias."""
+        return {h.alias: h for h in self.hosts}
+
+
+def select_fleet(
+    ssh_config: Path,
+    inventories: Sequence[Path],
+    names: Sequence[str],
+    groups: Sequence[str],
+    *,
+    explicit_config: bool,
+    everything: bool = False,
+) -> Fleet:
+    """Discover, select and resolve hosts."""
+    hosts, errors = load_fleet(
+        ssh_config, inventories, names, groups, explicit_config=explicit_config, everything=everything
+    )
+    return Fleet(hosts, {e.host: e for e in errors if isinstance(e, HostError)}, ssh_config)
+
+
+def pass_settings(config: Config) -> PassSettings:
+    """The pipeline's knobs from the config."""
+    rules = {name: Rule(r.for_, r.clear) for name, r in config.detectors.items()}
+    policy = Policy(
+        rules=rules,
+        default=Rule(config.default_rule.for_, config.default_rule.clear),
+        repeat_interval_s=float(config.repeat_interval),
+    )
+    vantage = VantageRules(config.offline.fraction, config.offline.min_hosts, config.offline.gap_factor)
+    return PassSettings(
+        timeout=float(config.timeout),
+        concurrency=config.concurrency,
+        interval=float(config.interval),
+        policy=policy,
+        vantage=vantage,
+    )
+
+
+def targets(config: Config) -> list[Target]:
+    """Notification targets from the config (``--notify`` URLs are already merged in)."""
+    return [make_target(t.url, t.severities, t.groups) for t in config.notify]
+
+
+@dataclass
+class Watcher:
+    """One fleet, one state database, one transport: run passes and everything that follows them."""
+
+    fleet: Fleet
+    store: Store
+    config: Config
+    keep_open: bool = False
+    report: Report = field(default=lambda message: None)
+    state_dir: Path | None = None
+    transport: Transport = field(init=False)
+    settings: PassSettings = field(init=False)
+    outbox: Outbox = field(init=False)
+    _sending: asyncio.Task[object] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        config_path = self.fleet.ssh_config
+        self.transport = Transport(
+            keep_open=self.keep_open, resolve_jump=lambda name: resolve_alias(name, config_path)
+        )
+        self.settings = pass_settings(self.config)
+        self.outbox = Outbox(self.store.connection, targets(self.config))
+        silences.ensure_schema(self.store.connection)
+
+    async def run_pass(self) -> PassResult:
+        """Poll, detect, settle: episodes and the notification outbox in one transaction."""
+        result = await run_pass(
+            self.transport,
+            self.store,
+            self.fleet.hosts,
+            unresolved=self.fleet.unresolved,
+            settings=self.settings,
+            sink=self.outbox,
+        )
+        gap = describe_gap(result.vantage)
+        if gap:
+            self.report(gap)
+        return result
+
+    async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> None:
+        """Send what is due (in the background in watch mode: delivery never blocks polling), heartbeat."""
+        if background:
+            if self._sending is None or self._sending.done():
+                self._sending = asyncio.create_task(self.send())
+        else:
+            await self.send()
+        if self.config.heartbeat_url:
+            await self._heartbeat(self.config.heartbeat_url)
+
+    async def send(self) -> None:
+        """Deliver every due notification, oldest first; failures are reported and retried later."""
+        if self.outbox.targets:
+            await flush(self.outbox, report=self.report)
+
+    async def drain(self) -> None:
+        """Wait for a background send to finish (before exiting)."""
+        if self._sending is not None:
+            await self._sending
+
+    def muted(self, episodes: Mapping[EpisodeKey, Episode]) -> dict[EpisodeKey, str]:
+        """Open episodes a silence or ack covers, with how (for check output and its status)."""
+        now = time.time()
+        active_ones = silences.list_active(self.store.connection, now)
+        muted = {}
+        for key, ep in episodes.items():
+            s = silences.active(active_ones, ep.host, ep.detector, now, ep.started_at)
+            if s is not None:
+                who = f" by {s.created_by}" if s.created_by else ""
+                why = f": {s.reason}" if s.reason else ""
+                muted[key] = ("ACK" if s.ack else "SILENCED") + who + why
+        return muted
+
+    def silence_lines(self) -> list[str]:
+        """One line per active silence or ack, and per notification backlog."""
+        now = time.time()
+        lines = [silences.describe(s, now) for s in silences.list_active(self.store.connection, now)]
+        return lines + [b.describe() for b in self.outbox.pending_summary(now)]
+
+    def silence_records(self) -> list[dict[str, object]]:
+        """Active silences and notification backlogs as JSON-able records."""
+        now = time.time()
+        return [dataclasses.asdict(s) for s in silences.list_active(self.store.connection, now)] + [
+            dataclasses.asdict(b) for b in self.outbox.pending_summary(now)
+        ]
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Perfdata: notifications still pending and failing."""
+        backlog = self.outbox.pending_summary(time.time())
+        return {"pending": sum(b.pending for b in backlog), "failed": sum(b.failed for b in backlog)}
+
+    async def _heartbeat(self, url: str) -> None:
+        from fleetwatch.heartbeat import ping
+
+        try:
+            await asyncio.to_thread(ping, url)
+        except FleetwatchError as exc:
+            self.report(str(exc))
+
+    async def close(self) -> None:
+        """Finish sending, close connections."""
+        await self.drain()
+        await self.transport.close()
