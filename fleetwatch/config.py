@@ -89,6 +89,8 @@ class AutoStop:
     """The condition must hold on this many consecutive polls first."""
     max_per_hour: int = 3
     """Fleet breaker: never stop more hosts than this per rolling hour."""
+    drain_deadline: Duration = Duration(600)
+    """A stop still draining after this long is reported failed."""
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,19 @@ def muted_line(ep: Episode, note: str, as_json: bool) -> str:
     if as_json:
         return json.dumps({**alert_record(ep, "firing", ep.started_at), "muted": note}, default=str)
     return f"{text_line(ep, 'firing', ep.started_at)} [{note}]"
+
+
+def action_line(host: str, detector: str, outcome: str, summary: str, command: str, as_json: bool) -> str:
+    """One auto-stop outcome: ``[STOP] pi3 oauth_fail: stopped — …``."""
+    if as_json:
+        return json.dumps(
+            {
+                "action": "auto-stop",
+                "host": host,
+                "detector": detector,
+                "outcome": outcome,
+                "summary": summary,
+                "command": command,
+            }
+        )
+    return f"[STOP] {summary}"

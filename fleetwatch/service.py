@@ -14,14 +14,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleetwatch import silences
 from fleetwatch.config import Config
 from fleetwatch.episodes import Episode, EpisodeKey, Policy, Rule
 from fleetwatch.errors import FleetwatchError, HostError
+from fleetwatch.findings import Severity
 from fleetwatch.inventory.fleet import load_fleet
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_alias
+from fleetwatch.notify.messages import compose_text
 from fleetwatch.notify.model import Target, make_target
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.notify.sender import flush
@@ -29,6 +32,9 @@ from fleetwatch.pipeline import PassResult, PassSettings, run_pass
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
 from fleetwatch.vantage import VantageRules, describe_gap
+
+if TYPE_CHECKING:
+    from fleetwatch.actions.stop import ActionOutcome
 
 Report = Callable[[str], None]
 
@@ -130,8 +136,10 @@ class Watcher:
             self.report(gap)
         return result
 
-    async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> None:
-        """Send what is due (in the background in watch mode: delivery never blocks polling), heartbeat."""
+    async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> list[ActionOutcome]:
+        """Auto-stop (opt-in), send what is due (in the background in watch mode: delivery never blocks
+        polling), heartbeat.  Returns the auto-stop outcomes of this pass."""
+        outcomes = await self._auto_stop(result, dry_run) if self.config.auto_stop_on else []
         if background:
             if self._sending is None or self._sending.done():
                 self._sending = asyncio.create_task(self.send())
@@ -139,6 +147,53 @@ class Watcher:
             await self.send()
         if self.config.heartbeat_url:
             await self._heartbeat(self.config.heartbeat_url)
+        return outcomes
+
+    async def _auto_stop(self, result: PassResult, dry_run: bool) -> list[ActionOutcome]:
+        from fleetwatch.actions import AutoStopPolicy, Outcome, run_auto_stop
+
+        guards = self.config.auto_stop
+        policy = AutoStopPolicy(
+            on=frozenset(self.config.auto_stop_on),
+            consecutive=guards.consecutive,
+            max_per_hour=guards.max_per_hour,
+            drain_deadline_s=float(guards.drain_deadline),
+        )
+        now = time.time()
+        polled = {o.host: o.snapshot or o.failure for o in result.observations}
+        outcomes = await run_auto_stop(
+            self.transport,
+            self.store.connection,
+            self.fleet.hosts,
+            polled,
+            result.episodes,
+            policy,
+            dry_run=dry_run,
+            now=now,
+            state_dir=self.store.path.parent,
+            report=self.report,
+            timeout=float(self.config.timeout),
+        )
+        by_alias = self.fleet.by_alias
+        for o in outcomes:
+            if o.reverified and o.outcome == o.previous:
+                continue  # still draining, as last pass said: nothing new to tell
+            severity = {
+                Outcome.FAILED: Severity.CRITICAL,
+                Outcome.DRAINING: Severity.WARNING,
+                Outcome.UNVERIFIED: Severity.WARNING,
+            }.get(Outcome(o.outcome), Severity.INFO)
+            host = by_alias.get(o.host)
+            note = compose_text(
+                "action",
+                severity,
+                f"{severity.tag} {o.host} auto-stop {o.outcome}",
+                f"{o.summary}\nran: {o.command} on {o.where}",
+                [host or o.host],
+                now,
+            )
+            self.outbox.enqueue_one(note, now=now)
+        return outcomes
 
     async def send(self) -> None:
         """Deliver every due notification, oldest first; failures are reported and retried later."""

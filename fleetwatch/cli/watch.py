@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleetwatch import paths
 from fleetwatch.cli.output import diag, out
@@ -14,15 +15,30 @@ from fleetwatch.cli.settings import effective_config, ssh_config_path
 from fleetwatch.config import Config
 from fleetwatch.episodes import Change
 from fleetwatch.pipeline import PassResult
-from fleetwatch.report import ExitCode, check_summary, exit_code, muted_line, open_lines, transition_lines
+from fleetwatch.report import (
+    ExitCode,
+    action_line,
+    check_summary,
+    exit_code,
+    muted_line,
+    open_lines,
+    transition_lines,
+)
 from fleetwatch.service import Fleet, Watcher, select_fleet
 from fleetwatch.store import Store
+
+if TYPE_CHECKING:
+    from fleetwatch.actions.stop import ActionOutcome
 
 
 def _fleet(args: argparse.Namespace, config: Config) -> Fleet:
     ssh_config, explicit = ssh_config_path(config)
     inventories = [Path(p).expanduser() for p in config.inventories]
     return select_fleet(ssh_config, inventories, args.host or [], args.group or [], explicit_config=explicit)
+
+
+def _action_lines(actions: list[ActionOutcome], as_json: bool) -> list[str]:
+    return [action_line(a.host, a.detector, str(a.outcome), a.summary, a.command, as_json) for a in actions]
 
 
 def _first_lines(result: PassResult, names: set[str], as_json: bool) -> list[str]:
@@ -78,7 +94,7 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
     try:
         started = time.monotonic()
         result = await watcher.run_pass()
-        await watcher.after_pass(result, dry_run=args.dry_run, background=False)
+        actions = await watcher.after_pass(result, dry_run=args.dry_run, background=False)
         await watcher.drain()
         names = watcher.fleet.names
         muted = watcher.muted(result.open_episodes)
@@ -92,6 +108,7 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
                 "perfdata": summary.perfdata,
                 "alerts": [json.loads(muted_line(e, muted.get(e.key, ""), True)) for e in eps],
                 "silences": watcher.silence_records(),
+                "actions": [json.loads(line) for line in _action_lines(actions, True)],
             }
             out([json.dumps(doc, default=str)])
         else:
@@ -102,7 +119,7 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
                     if e.key in muted
                     else open_lines({e.key: e}, {e.host}, False)[0]
                 )
-            lines += watcher.silence_lines()
+            lines += _action_lines(actions, False) + watcher.silence_lines()
             out(lines)
         return summary.code
     finally:

@@ -33,7 +33,9 @@ def test_check_timer_starts_a_oneshot_check_whose_alert_exit_codes_are_not_failu
 
 
 def test_cron_line_has_five_time_fields_and_runs_check() -> None:
-    lines = [ln for ln in (CONTRIB / "cron" / "fleetwatch.cron").read_text().splitlines() if ln and ln[0] != "#"]
+    lines = [
+        ln for ln in (CONTRIB / "cron" / "fleetwatch.cron").read_text().splitlines() if ln and ln[0] != "#"
+    ]
     assert len(lines) == 1
     fields = lines[0].split()
     assert fields[0] == "*/5" and fields[5].endswith("/fleetwatch") and fields[6] == "check"

@@ -1,0 +1,163 @@
+"""Opt-in remote actions: auto-stop of agent-runner when chosen detectors keep firing.
+
+- ``plan``: pure guards (consecutive polls, one stop per episode, the fleet breaker).
+- ``audit``: the ``actions`` table in the state database and the append-only ``audit.log``.
+- ``stop``: the SSH edge: ``agent-runner [--config C] stop`` and a fresh peek to verify.
+
+``run_auto_stop`` is what front ends call after each pass; they notify the outcomes it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fleetwatch.actions.audit import Audit, whoami
+from fleetwatch.actions.plan import HOUR_S, AuditRecord, AutoStopPolicy, Outcome, StopPlan, plan_stops
+from fleetwatch.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from fleetwatch.actions.stop import ActionOutcome
+    from fleetwatch.episodes import Episode, EpisodeKey
+    from fleetwatch.findings import PollFailure
+    from fleetwatch.inventory.model import Host
+    from fleetwatch.transport import Transport
+
+__all__ = ["ActionOutcome", "AuditRecord", "AutoStopPolicy", "Outcome", "StopPlan", "run_auto_stop"]
+
+DEFAULT_TIMEOUT = 20.0
+"""Hard deadline per SSH exec (the stop waits up to 5 s for serve; the peek takes well under 1 s)."""
+ABANDONED_S = 300.0
+"""A row still ``started`` this long is from a fleetwatch that died mid-stop: re-verify it."""
+
+
+def __getattr__(name: str) -> object:
+    # ActionOutcome lives with the SSH edge; importing it lazily keeps ``fleetwatch.actions.plan``
+    # loadable without asyncssh (the import-hygiene rule for pure modules).
+    if name == "ActionOutcome":
+        from fleetwatch.actions.stop import ActionOutcome
+
+        return ActionOutcome
+    raise AttributeError(name)
+
+
+async def run_auto_stop(
+    transport: Transport,
+    store_conn: sqlite3.Connection,
+    hosts: Sequence[Host],
+    snapshots: Mapping[str, Snapshot | PollFailure | None],
+    episodes: Mapping[EpisodeKey, Episode],
+    policy: AutoStopPolicy,
+    *,
+    dry_run: bool,
+    now: float,
+    state_dir: Path,
+    report: Callable[[str], None],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[ActionOutcome]:
+    """Plan, claim (audited), stop concurrently and re-verify earlier unsettled stops; return every outcome.
+
+    ``snapshots``: this pass's poll result per host; ``episodes``: ``PassResult.episodes``; ``report``
+    gets one line per eligible stop held back.  Call it after the pass's transaction, not inside one.
+    """
+    from fleetwatch.actions import stop  # the SSH edge, loaded only when something may run
+
+    audit = Audit(store_conn, state_dir)
+    by_alias = {h.alias: h for h in hosts}
+    fresh = {alias: s for alias, s in snapshots.items() if isinstance(s, Snapshot)}
+    # Hosts outside this run (``--host x``) are neither planned nor explained.
+    mine = {key: ep for key, ep in episodes.items() if key[0] in by_alias}
+    who = whoami()
+    claims: list[tuple[AuditRecord, StopPlan]] = []
+    with audit.transaction():
+        oldest = min((ep.started_at for ep in mine.values()), default=now)
+        recent = audit.since(min(now - HOUR_S, oldest))
+        polled = {alias: snap.received_at for alias, snap in fresh.items()}
+        plans, held = plan_stops(mine, policy, recent, now, polled=polled, dry_run=dry_run)
+        for plan in plans:
+            host = by_alias[plan.host]
+            draft = AuditRecord(
+                id=0,
+                host=plan.host,
+                detector=plan.detector,
+                episode_started_at=plan.episode_started_at,
+                reason=plan.reason,
+                argv=stop.stop_argv(host, fresh.get(plan.host)),
+                where=stop.where_of(host.target),
+                who=who,
+                started_at=time.time(),
+                finished_at=None,
+                outcome=Outcome.DRY_RUN if dry_run else Outcome.STARTED,
+                detail="",
+                dry_run=dry_run,
+            )
+            claims.append((audit.add(draft), plan))
+        pending = [
+            rec
+            for rec in audit.unsettled()
+            if rec.host in by_alias
+            and (rec.outcome is not Outcome.STARTED or now - rec.started_at > ABANDONED_S)
+        ]
+    for line in held:
+        report(line)
+    for rec, _ in claims:
+        if not rec.dry_run:
+            audit.log(rec, "claimed", rec.started_at)  # on record before anything runs on the host
+
+    jobs = [
+        stop.execute(transport, by_alias[p.host], fresh.get(p.host), p, dry_run=dry_run, timeout=timeout)
+        for _, p in claims
+    ]
+    jobs += [
+        stop.reverify(
+            transport,
+            by_alias[rec.host],
+            rec,
+            fresh.get(rec.host),
+            now=now,
+            timeout=timeout,
+            deadline_s=policy.drain_deadline_s,
+        )
+        for rec in pending
+    ]
+    # Each job is bounded by the transport's hard deadline, so one bad host never holds up the others.
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    records = [rec for rec, _ in claims] + pending
+    outcomes: list[ActionOutcome] = []
+    for rec, result in zip(records, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result  # cancellation and the like are not ours to swallow
+            # A bug must not leave the row "started" forever, nor hide what happened.
+            result = stop.ActionOutcome(
+                host=rec.host,
+                detector=rec.detector,
+                reason=rec.reason,
+                episode_started_at=rec.episode_started_at,
+                argv=rec.argv,
+                where=rec.where,
+                outcome=Outcome.FAILED,
+                detail=f"fleetwatch error: {type(result).__name__}: {result}",
+                started_at=rec.started_at,
+                finished_at=time.time(),
+                dry_run=rec.dry_run,
+                reverified=rec in pending,
+                previous=rec.outcome if rec in pending else None,
+            )
+        outcomes.append(replace(result, record_id=rec.id))
+    settled = [
+        replace(rec, outcome=o.outcome, detail=o.detail, finished_at=o.finished_at)
+        for rec, o in zip(records, outcomes, strict=True)
+    ]
+    with audit.transaction():
+        for rec in settled:
+            audit.update(rec)
+    for rec, o in zip(settled, outcomes, strict=True):
+        audit.log(rec, "re-verified" if o.reverified else "finished", o.finished_at)
+    return outcomes
