@@ -113,8 +113,9 @@ class Config:
     """OpenSSH client config to read aliases from (default ~/.ssh/config)."""
     inventories: tuple[str, ...] = ()
     """YAML inventories, as if each were given with --inventory."""
-    interval: Duration = Duration(60)
-    """Watch mode: time between passes.  ``check``: how often cron runs it (for sleep detection)."""
+    interval: Duration | None = None
+    """Watch mode: time between passes (default 60 s).  ``check``: how often cron runs it, for sleep
+    detection (default 5 min; fleetwatch also learns it from the spacing of recent runs)."""
     timeout: Duration = Duration(20)
     """Hard deadline per host for connect + command."""
     concurrency: int = 32
@@ -137,6 +138,10 @@ class Config:
     """Watcher-offline and sleep detection."""
     path: str | None = None
     """Where this config was read from (not a key)."""
+
+    def interval_or(self, default: float) -> float:
+        """The configured interval, or ``default`` (60 s for watch mode, 5 min for ``check``)."""
+        return float(self.interval) if self.interval is not None else default
 
     def __post_init__(self) -> None:
         from fleetwatch.detect import REGISTRY  # pure; imported late to keep config import cheap

@@ -7,6 +7,7 @@ this; none of them holds detection logic.  A failed host is a value, never an ex
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ DEFAULT_TIMEOUT = 20.0
 """Hard deadline per host covering connect + command."""
 DEFAULT_CONCURRENCY = 32
 """Hosts polled at once."""
+RECENT_PASSES = 6
+"""Pass times kept to learn the usual spacing (cron's period) for sleep detection."""
 
 # A poll that failed at these stages says nothing about SSH reachability (the host answered).
 _REACHED = {Stage.PARSE}
@@ -127,8 +130,8 @@ def settle(
     settings = settings or PassSettings()
     by_alias = {h.alias: h for h in hosts}
     with store.transaction():
-        last = store.get_meta("last_pass_at")
-        vantage = assess(results, float(last) if last else None, now, settings.interval, settings.vantage)
+        previous = json.loads(store.get_meta("recent_passes") or "[]")
+        vantage = assess(results, previous, now, settings.interval, settings.vantage)
         if vantage.gap_s is not None:
             store.reset_failure_clocks(now)
         observations = tuple(_observe(store, a, r, now, vantage.offline) for a, r in results.items())
@@ -150,7 +153,7 @@ def settle(
         store.add_transitions(transitions)
         if sink is not None:
             sink.record(transitions, by_alias, now)
-        store.set_meta("last_pass_at", repr(now))
+        store.set_meta("recent_passes", json.dumps([*previous, now][-RECENT_PASSES:]))
     return observations, findings, transitions, after, vantage
 
 

@@ -74,7 +74,11 @@ def select_fleet(
     return Fleet(hosts, {e.host: e for e in errors if isinstance(e, HostError)}, ssh_config)
 
 
-def pass_settings(config: Config) -> PassSettings:
+WATCH_INTERVAL = 60.0
+CHECK_INTERVAL = 300.0
+
+
+def pass_settings(config: Config, default_interval: float = WATCH_INTERVAL) -> PassSettings:
     """The pipeline's knobs from the config."""
     rules = {name: Rule(r.for_, r.clear) for name, r in config.detectors.items()}
     policy = Policy(
@@ -86,7 +90,7 @@ def pass_settings(config: Config) -> PassSettings:
     return PassSettings(
         timeout=float(config.timeout),
         concurrency=config.concurrency,
-        interval=float(config.interval),
+        interval=config.interval_or(default_interval),
         policy=policy,
         vantage=vantage,
     )
@@ -105,8 +109,8 @@ class Watcher:
     store: Store
     config: Config
     keep_open: bool = False
+    default_interval: float = WATCH_INTERVAL
     report: Report = field(default=lambda message: None)
-    state_dir: Path | None = None
     transport: Transport = field(init=False)
     settings: PassSettings = field(init=False)
     outbox: Outbox = field(init=False)
@@ -117,7 +121,7 @@ class Watcher:
         self.transport = Transport(
             keep_open=self.keep_open, resolve_jump=lambda name: resolve_alias(name, config_path)
         )
-        self.settings = pass_settings(self.config)
+        self.settings = pass_settings(self.config, self.default_interval)
         self.outbox = Outbox(self.store.connection, targets(self.config))
         silences.ensure_schema(self.store.connection)
 

@@ -3,14 +3,17 @@
 - Offline: when most hosts fail to connect in the same pass (laptop offline, VPN or bastion down),
   one ``watcher_offline`` finding on the watcher itself replaces an episode per host, and those
   failures neither start nor extend the hosts' failure clocks.
-- Gap: when the last pass is much older than the interval (laptop sleep or suspend, cron stopped),
-  the failure clocks restart, so the gap alone can never add up to a ``remote_giveup``.
+- Gap: when the last pass is much older than the usual spacing of passes (laptop sleep or suspend,
+  cron stopped), the failure clocks restart, so the gap alone can never add up to a ``remote_giveup``.
+  The usual spacing is the configured interval or, when longer, the median of the recent passes'.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fleetwatch.detect.base import human_duration
@@ -47,14 +50,24 @@ class Vantage:
     """Seconds since the previous pass when that counts as a gap, else None."""
 
 
+def cadence(previous_passes: Sequence[float], interval_s: float) -> float:
+    """The usual time between passes: the configured interval, or the median of the recent spacing when
+    that is longer (cron every 30 min with no ``--interval`` must not look like a sleep every time)."""
+    spacing = sorted(b - a for a, b in itertools.pairwise(previous_passes) if b > a)
+    return max(interval_s, statistics.median(spacing)) if spacing else interval_s
+
+
 def assess(
     results: Mapping[str, Snapshot | PollFailure],
-    last_pass_at: float | None,
+    previous_passes: Sequence[float],
     now: float,
     interval_s: float,
     rules: VantageRules | None = None,
 ) -> Vantage:
-    """Decide whether this pass says more about the watcher than about the hosts."""
+    """Decide whether this pass says more about the watcher than about the hosts.
+
+    ``previous_passes``: when the last few passes ran, oldest first.
+    """
     rules = rules or VantageRules()
     unreached = tuple(
         sorted(a for a, r in results.items() if isinstance(r, PollFailure) and r.stage in _UNREACHED)
@@ -63,8 +76,9 @@ def assess(
     offline = polled >= rules.offline_min_hosts and len(unreached) > math.floor(
         rules.offline_fraction * polled
     )
-    since = None if last_pass_at is None else now - last_pass_at
-    gap = since if since is not None and since > rules.gap_factor * interval_s else None
+    since = now - previous_passes[-1] if previous_passes else None
+    usual = cadence(previous_passes, interval_s)
+    gap = since if since is not None and since > rules.gap_factor * usual else None
     return Vantage(polled, unreached, offline, gap)
 
 

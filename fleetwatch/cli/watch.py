@@ -24,7 +24,7 @@ from fleetwatch.report import (
     open_lines,
     transition_lines,
 )
-from fleetwatch.service import Fleet, Watcher, select_fleet
+from fleetwatch.service import CHECK_INTERVAL, WATCH_INTERVAL, Fleet, Watcher, select_fleet
 from fleetwatch.store import Store
 
 if TYPE_CHECKING:
@@ -63,16 +63,18 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
                 await watcher.drain()
                 return exit_code(result.open_episodes, names)
             first = False
-            await asyncio.sleep(max(0.0, float(watcher.config.interval) - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, watcher.settings.interval - (time.monotonic() - started)))
     finally:
         await watcher.close()
 
 
-def _open(args: argparse.Namespace, config: Config, fleet: Fleet, keep_open: bool) -> Watcher:
+def _open(
+    args: argparse.Namespace, config: Config, fleet: Fleet, keep_open: bool, interval: float = WATCH_INTERVAL
+) -> Watcher:
     if not fleet.hosts and not fleet.unresolved:
         raise SystemExit(_no_hosts(fleet))
     store = Store.open(paths.state_dir(args.state_dir))
-    return Watcher(fleet, store, config, keep_open=keep_open, report=diag, state_dir=store.path.parent)
+    return Watcher(fleet, store, config, keep_open=keep_open, default_interval=interval, report=diag)
 
 
 def _no_hosts(fleet: Fleet) -> int:
@@ -129,7 +131,7 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     """One pass for cron: a monitoring-plugin summary line, one line per open alert, exit 0/1/2/3."""
     config = effective_config(args)
-    watcher = _open(args, config, _fleet(args, config), keep_open=False)
+    watcher = _open(args, config, _fleet(args, config), keep_open=False, interval=CHECK_INTERVAL)
     try:
         return asyncio.run(_check(args, watcher))
     finally:

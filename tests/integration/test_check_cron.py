@@ -289,3 +289,17 @@ def test_mail_target_gets_the_alert_over_smtp(fleet: Fleet, tmp_path: Path) -> N
         assert smtp.credentials[1] not in result.stderr + result.stdout
     finally:
         smtp.stop()
+
+
+def test_notify_test_reports_each_target_and_never_prints_secrets(http: HttpReceiver) -> None:
+    secret = "?token=hunter2-secret"
+    down = HttpReceiver().start()
+    down.stop()
+    result = run_cli(
+        "notify-test", "--notify", http.url(query=secret[1:]), "--notify", down.url(query=secret[1:])
+    )
+    assert result.code == 2, result
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ok ") and lines[1].startswith("FAILED "), result
+    assert "hunter2" not in result.stdout + result.stderr
+    assert [b["title"] for b in http.accepted] == ["[INFO] fleetwatch test message"]
