@@ -22,6 +22,7 @@ import yaml
 
 from fleetwatch import paths
 from fleetwatch.errors import ConfigError
+from fleetwatch.vantage import VantageRules
 
 SEVERITIES = frozenset({"info", "warning", "critical"})
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -94,18 +95,6 @@ class AutoStop:
 
 
 @dataclass(frozen=True)
-class Offline:
-    """When to blame the watcher (this machine) instead of the fleet."""
-
-    fraction: float = 0.5
-    """More than this share of hosts unreachable in one pass = the watcher is offline."""
-    min_hosts: int = 3
-    """Smaller fleets never count as "most hosts"."""
-    gap_factor: float = 3.0
-    """A pass this many intervals after the previous one follows a sleep: failure clocks restart."""
-
-
-@dataclass(frozen=True)
 class Config:
     """Everything the config file can set."""
 
@@ -134,7 +123,7 @@ class Config:
     """Auto-stop guards."""
     heartbeat_url: str | None = None
     """Requested (GET) after each completed pass: a dead-man's switch such as healthchecks.io."""
-    offline: Offline = field(default_factory=Offline)
+    offline: VantageRules = field(default_factory=VantageRules)
     """Watcher-offline and sleep detection."""
     path: str | None = None
     """Where this config was read from (not a key)."""

@@ -31,7 +31,7 @@ from fleetwatch.notify.sender import flush
 from fleetwatch.pipeline import PassResult, PassSettings, run_pass
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
-from fleetwatch.vantage import VantageRules, describe_gap
+from fleetwatch.vantage import describe_gap
 
 if TYPE_CHECKING:
     from fleetwatch.actions.stop import ActionOutcome
@@ -86,13 +86,12 @@ def pass_settings(config: Config, default_interval: float = WATCH_INTERVAL) -> P
         default=Rule(config.default_rule.for_, config.default_rule.clear),
         repeat_interval_s=float(config.repeat_interval),
     )
-    vantage = VantageRules(config.offline.fraction, config.offline.min_hosts, config.offline.gap_factor)
     return PassSettings(
         timeout=float(config.timeout),
         concurrency=config.concurrency,
         interval=config.interval_or(default_interval),
         policy=policy,
-        vantage=vantage,
+        vantage=config.offline,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from fleetwatch.config import parse_duration as config_duration
 from fleetwatch.detect.base import human_duration
 from fleetwatch.errors import ConfigError
+from fleetwatch.store import immediate
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS silences (
@@ -132,16 +133,8 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 @contextmanager
 def _writing(conn: sqlite3.Connection) -> Iterator[None]:
     """Join the caller's transaction, or run in a short one of our own."""
-    if conn.in_transaction:
+    with immediate(conn, join=True):
         yield
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _row(r: Any) -> Silence:

@@ -30,8 +30,7 @@ CREATE TABLE IF NOT EXISTS transitions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     change TEXT NOT NULL, at REAL NOT NULL,
     host TEXT NOT NULL, detector TEXT NOT NULL, severity INTEGER NOT NULL, message TEXT NOT NULL,
-    hint TEXT NOT NULL, context TEXT NOT NULL, started_at REAL NOT NULL,
-    sent_at REAL  -- set once every notification for this transition was delivered
+    hint TEXT NOT NULL, context TEXT NOT NULL, started_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS failure_clocks (
     host TEXT PRIMARY KEY, failing_since REAL NOT NULL, last_failure_at REAL NOT NULL
@@ -82,6 +81,25 @@ def _episode_values(ep: Episode) -> tuple[str, str, int, str, str, str, float]:
     return (ep.host, ep.detector, int(ep.severity), ep.message, ep.hint, context, ep.started_at)
 
 
+@contextmanager
+def immediate(conn: sqlite3.Connection, *, join: bool = False) -> Iterator[None]:
+    """A write transaction taken up front (``BEGIN IMMEDIATE``), so a watcher, a cron check and the TUI
+    queue on the lock instead of failing half-way; with ``join``, the caller's open transaction is used."""
+    if join and conn.in_transaction:
+        yield
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StateError(f"state database is locked or unwritable: {exc}") from None
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     for (table, column), ddl in MIGRATIONS.items():
         columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
@@ -127,17 +145,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """One write transaction, taken up front so concurrent passes queue instead of clashing."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path} is locked or unwritable: {exc}") from None
-        try:
+        with immediate(self._conn):
             yield self
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._conn.execute("COMMIT")
 
     def episodes(self) -> dict[EpisodeKey, Episode]:
         """Every episode, pending ones included."""

@@ -31,12 +31,12 @@ _UNREACHED = (Stage.RESOLVE, Stage.CONNECT)
 class VantageRules:
     """When to blame the watcher instead of the fleet."""
 
-    offline_fraction: float = 0.5
+    fraction: float = 0.5
     """More than this share of the polled hosts failing to resolve/connect means we are offline."""
-    offline_min_hosts: int = 3
+    min_hosts: int = 3
     """Below this many polled hosts one cannot tell "offline" from "two Pis died"."""
     gap_factor: float = 3.0
-    """A pass more than this × the interval after the previous one follows a gap (sleep, suspend)."""
+    """A pass more than this × the usual spacing after the previous one follows a gap (sleep, suspend)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,7 @@ def assess(
         sorted(a for a, r in results.items() if isinstance(r, PollFailure) and r.stage in _UNREACHED)
     )
     polled = len(results)
-    offline = polled >= rules.offline_min_hosts and len(unreached) > math.floor(
-        rules.offline_fraction * polled
-    )
+    offline = polled >= rules.min_hosts and len(unreached) > math.floor(rules.fraction * polled)
     since = now - previous_passes[-1] if previous_passes else None
     usual = cadence(previous_passes, interval_s)
     gap = since if since is not None and since > rules.gap_factor * usual else None

@@ -23,6 +23,7 @@ from typing import Any
 
 from fleetwatch.actions.plan import AuditRecord, Outcome
 from fleetwatch.errors import StateError
+from fleetwatch.store import immediate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS actions (
@@ -94,17 +95,8 @@ class Audit:
     @contextmanager
     def transaction(self) -> Iterator[Audit]:
         """One write transaction (``BEGIN IMMEDIATE``: concurrent planners queue here)."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StateError(f"state database is locked or unwritable: {exc}") from None
-        try:
+        with immediate(self._conn):
             yield self
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._conn.execute("COMMIT")
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[AuditRecord]:
         try:

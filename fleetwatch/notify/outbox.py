@@ -28,6 +28,7 @@ from fleetwatch.inventory.model import Host
 from fleetwatch.notify import apprise_edge
 from fleetwatch.notify.messages import compose
 from fleetwatch.notify.model import Notification, Target
+from fleetwatch.store import immediate
 
 LEASE_S = 120.0
 """A ``sending`` claim older than this was abandoned (the sender bounds each send well below it)."""
@@ -157,16 +158,8 @@ class Outbox:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """A short write transaction of our own, or the caller's when one is open."""
-        if self._conn.in_transaction:
+        with immediate(self._conn, join=True):
             yield
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     def _store(self, n: Notification, suppressed: str | None, targets: Sequence[Target]) -> int:
         """Insert a notification and its deliveries; 0 when its key was already stored."""
@@ -263,17 +256,12 @@ class Outbox:
             f"   AND (m.created_at, m.id) < (n.created_at, n.id) AND NOT {_due('e')})"
             " ORDER BY n.created_at, n.id, d.id LIMIT :limit"
         )
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._conn):
             rows = self._query(sql, args)
             self._conn.executemany(
                 "UPDATE deliveries SET state='sending', claim=?, claimed_at=? WHERE id=?",
                 [(token, now, r["delivery_id"]) for r in rows],
             )
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
         return [
             Delivery(r["delivery_id"], r["target_url"], r["attempts"], token, _notification(r)) for r in rows
         ]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from fleetwatch.detect.base import human_duration
-from fleetwatch.errors import NotifyError
+from fleetwatch.errors import NotifyError, StateError
 from fleetwatch.findings import Severity
 from fleetwatch.notify import apprise_edge
 from fleetwatch.notify.messages import compose_text
@@ -106,7 +106,10 @@ async def flush(
         try:
             batch = outbox.claim_due(now_fn(), limit)
             done = await _deliver(outbox, batch, now_fn, send, report, timeout)
-        except sqlite3.Error as exc:  # e.g. locked by a long pass: what was claimed is retried later
+        except (
+            sqlite3.Error,
+            StateError,
+        ) as exc:  # e.g. locked by a long pass: what was claimed is retried later
             report(f"notifications paused: state database busy ({exc}); they stay queued for the next pass")
             break
         total = FlushResult(total.sent + done.sent, total.failed + done.failed)

@@ -14,6 +14,12 @@ PURE = [
     "fleetwatch.report",
     "fleetwatch.store",
     "fleetwatch.inventory.model",
+    "fleetwatch.vantage",
+    "fleetwatch.config",
+    "fleetwatch.silences",
+    "fleetwatch.notify.model",
+    "fleetwatch.notify.messages",
+    "fleetwatch.actions.plan",
 ]
 
 
