@@ -40,6 +40,7 @@ from tests.integration.projects import (
     make_project,
     wait_until,
 )
+from tests.integration.receivers import HttpReceiver
 from tests.integration.sshd import (
     SSHD,
     SilentListener,
@@ -419,3 +420,11 @@ def openssh(fleet: Fleet) -> OpenSsh:
         )
 
     return run
+
+
+@pytest.fixture
+def http() -> Iterator[HttpReceiver]:
+    """A local HTTP receiver for Apprise ``json://`` notifications."""
+    receiver = HttpReceiver().start()
+    yield receiver
+    receiver.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,6 @@ from tests.integration.receivers import HttpReceiver
 from tests.integration.stop_fixtures import Serve, fleet_target_fixture, serving_fixture  # noqa: F401
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def http() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def test_check_dry_run_then_real_auto_stop_of_a_live_supervisor(

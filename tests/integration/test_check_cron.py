@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,8 @@ from tests.integration.receivers import HttpReceiver, SmtpReceiver, wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def http() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-def check(fleet: Fleet, state: Path, *hosts: str, extra: tuple[str, ...] = ()) -> Result:
+def check_args(fleet: Fleet, state: Path, *hosts: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """``check`` over the test fleet with its own state dir (what cron would run)."""
     argv = [
         "check",
         "--ssh-config",
@@ -41,7 +34,24 @@ def check(fleet: Fleet, state: Path, *hosts: str, extra: tuple[str, ...] = ()) -
     ]
     for host in hosts:
         argv += ["--host", host]
-    return run_cli(*argv)
+    return argv
+
+
+def spawn(argv: list[str], **env: str) -> subprocess.Popen[str]:
+    """The real CLI as a child process we can kill or run alongside another."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", *argv],
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def check(fleet: Fleet, state: Path, *hosts: str, extra: tuple[str, ...] = ()) -> Result:
+    return run_cli(*check_args(fleet, state, *hosts, extra=extra))
 
 
 def titles(receiver: HttpReceiver) -> list[str]:
@@ -154,29 +164,8 @@ def test_check_killed_between_storing_and_sending_delivers_exactly_once_next_run
 ) -> None:
     state = tmp_path / "state"
     marker = tmp_path / "stored"
-    argv = [
-        sys.executable,
-        "-m",
-        "fleetwatch",
-        "check",
-        "--ssh-config",
-        str(fleet.ssh_config),
-        "--inventory",
-        str(fleet.inventory),
-        "--state-dir",
-        str(state),
-        "--host",
-        "pi-authfail",
-        "--notify",
-        http.url(),
-    ]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "FLEETWATCH_TEST_PAUSE_AT": "after-store",
-        "FLEETWATCH_TEST_PAUSE_FILE": str(marker),
-    }
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    argv = check_args(fleet, state, "pi-authfail", extra=("--notify", http.url()))
+    proc = spawn(argv, FLEETWATCH_TEST_PAUSE_AT="after-store", FLEETWATCH_TEST_PAUSE_FILE=str(marker))
     try:
         assert wait_for(marker.exists, timeout=60), "check never reached the hook after storing"
         proc.send_signal(signal.SIGKILL)
@@ -194,29 +183,8 @@ def test_two_overlapping_checks_notify_once_and_leave_state_whole(
     fleet: Fleet, tmp_path: Path, http: HttpReceiver
 ) -> None:
     state = tmp_path / "state"
-    argv = [
-        sys.executable,
-        "-m",
-        "fleetwatch",
-        "check",
-        "--ssh-config",
-        str(fleet.ssh_config),
-        "--inventory",
-        str(fleet.inventory),
-        "--state-dir",
-        str(state),
-        "--host",
-        "pi-authfail",
-        "--host",
-        "pi-norunner",
-        "--notify",
-        http.url(),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [
-        subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    argv = check_args(fleet, state, "pi-authfail", "pi-norunner", extra=("--notify", http.url()))
+    procs = [spawn(argv) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [2, 2], outs
     assert sorted(titles(http)) == ["[CRIT] pi-authfail oauth_fail", "[CRIT] pi-norunner runner_missing"], (

@@ -48,13 +48,6 @@ def run_flush(outbox: Outbox, now: float, lines: list[str] | None = None) -> Flu
 
 
 @pytest.fixture
-def http() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def smtp() -> Iterator[SmtpReceiver]:
     receiver = SmtpReceiver().start()
     yield receiver
