@@ -135,21 +135,8 @@ async def run_auto_stop(
             if not isinstance(result, Exception):
                 raise result  # cancellation and the like are not ours to swallow
             # A bug must not leave the row "started" forever, nor hide what happened.
-            result = stop.ActionOutcome(
-                host=rec.host,
-                detector=rec.detector,
-                reason=rec.reason,
-                episode_started_at=rec.episode_started_at,
-                argv=rec.argv,
-                where=rec.where,
-                outcome=Outcome.FAILED,
-                detail=f"fleetwatch error: {type(result).__name__}: {result}",
-                started_at=rec.started_at,
-                finished_at=time.time(),
-                dry_run=rec.dry_run,
-                reverified=rec in pending,
-                previous=rec.outcome if rec in pending else None,
-            )
+            detail = f"fleetwatch error: {type(result).__name__}: {result}"
+            result = stop.ActionOutcome.from_record(rec, Outcome.FAILED, detail, reverified=rec in pending)
         outcomes.append(replace(result, record_id=rec.id))
     settled = [
         replace(rec, outcome=o.outcome, detail=o.detail, finished_at=o.finished_at)

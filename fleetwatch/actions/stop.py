@@ -63,6 +63,28 @@ class ActionOutcome:
     """The outcome stored before this re-verification: notify only when ``outcome`` differs."""
     record_id: int | None = None
 
+    @classmethod
+    def from_record(
+        cls, record: AuditRecord, outcome: Outcome, detail: str, *, reverified: bool
+    ) -> ActionOutcome:
+        """The outcome for an audited stop; a re-verification keeps the stored outcome as ``previous``."""
+        return cls(
+            host=record.host,
+            detector=record.detector,
+            reason=record.reason,
+            episode_started_at=record.episode_started_at,
+            argv=record.argv,
+            where=record.where,
+            outcome=outcome,
+            detail=detail,
+            started_at=record.started_at,
+            finished_at=time.time(),
+            dry_run=record.dry_run,
+            reverified=reverified,
+            previous=record.outcome if reverified else None,
+            record_id=record.id,
+        )
+
     @property
     def command(self) -> str:
         """The argv as one shell-quoted line, for people."""
@@ -233,19 +255,4 @@ async def reverify(
         outcome, detail = Outcome.DRAINING, f"still draining {age:.0f} s after the stop: {seen}"
     else:
         outcome, detail = Outcome.UNVERIFIED, f"{seen} ({age:.0f} s after the stop)"
-    return ActionOutcome(
-        host=record.host,
-        detector=record.detector,
-        reason=record.reason,
-        episode_started_at=record.episode_started_at,
-        argv=record.argv,
-        where=record.where,
-        outcome=outcome,
-        detail=detail,
-        started_at=record.started_at,
-        finished_at=time.time(),
-        dry_run=record.dry_run,
-        reverified=True,
-        previous=record.outcome,
-        record_id=record.id,
-    )
+    return ActionOutcome.from_record(record, outcome, detail, reverified=True)
