@@ -22,6 +22,7 @@ from fleetwatch.report import (
     exit_code,
     muted_line,
     open_lines,
+    text_line,
     transition_lines,
 )
 from fleetwatch.service import CHECK_INTERVAL, WATCH_INTERVAL, Fleet, Watcher, select_fleet
@@ -119,7 +120,7 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
                 lines.append(
                     muted_line(e, muted[e.key], False)
                     if e.key in muted
-                    else open_lines({e.key: e}, {e.host}, False)[0]
+                    else text_line(e, "firing", e.started_at)
                 )
             lines += _action_lines(actions, False) + watcher.silence_lines()
             out(lines)

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleetwatch import paths
 from fleetwatch.errors import InventoryError
 from fleetwatch.inventory.model import Host
-from fleetwatch.inventory.resolve import resolve_alias, resolve_all
+from fleetwatch.inventory.resolve import resolve_all
 from fleetwatch.inventory.ssh_config import discover_aliases
 from fleetwatch.inventory.yaml_file import InventoryHost, load_inventory
 from fleetwatch.settings import HostSettings
@@ -83,11 +82,6 @@ def load_fleet(
     fleet = members(ssh_config, inventories, explicit_config=explicit_config)
     chosen = fleet if everything else pick(fleet, names, groups)
     return resolve_members(chosen, ssh_config)
-
-
-def adhoc_host(alias: str, ssh_config: Path | None = None) -> Host:
-    """A Host for an alias outside the fleet, resolved as ``ssh alias`` would; raises ``ResolveError``."""
-    return Host(alias, resolve_alias(alias, ssh_config or paths.default_ssh_config()))
 
 
 def _inventory_hosts(inventories: Sequence[Path]) -> list[InventoryHost]:

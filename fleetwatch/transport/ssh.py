@@ -7,7 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncssh
@@ -99,13 +99,7 @@ def _hop_target(spec: str, resolve: JumpResolver) -> SshTarget:
         changes["user"] = user
     if port:
         changes["port"] = port
-    return base if not changes else _replace(base, changes)
-
-
-def _replace(target: SshTarget, changes: dict[str, Any]) -> SshTarget:
-    from dataclasses import replace
-
-    return replace(target, **changes)
+    return replace(base, **changes) if changes else base
 
 
 class Transport:

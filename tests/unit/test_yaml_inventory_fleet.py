@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleetwatch.errors import HostError, InventoryError, Stage
-from fleetwatch.inventory.fleet import Member, adhoc_host, load_fleet, members, pick, resolve_members
+from fleetwatch.inventory.fleet import Member, load_fleet, members, pick, resolve_members
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import ResolveError, ssh_available
 from fleetwatch.settings import HostSettings
@@ -149,9 +149,3 @@ def test_only_selected_hosts_are_resolved(ssh_config: Path) -> None:
     hosts, errors = load_fleet(ssh_config, [], ["pi2"])
     assert [h.alias for h in hosts] == ["pi2"]
     assert errors == [], "the broken alias was never asked of ssh -G"
-
-
-def test_adhoc_host_resolves_or_raises(ssh_config: Path) -> None:
-    assert adhoc_host("pi2", ssh_config).target.user == "pi"
-    with pytest.raises(ResolveError, match="broken: resolve failed"):
-        adhoc_host("broken", ssh_config)
