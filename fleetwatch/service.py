@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from fleetwatch import silences
 from fleetwatch.config import Config
 from fleetwatch.episodes import Episode, EpisodeKey, Policy, Rule
-from fleetwatch.errors import FleetwatchError, HostError
+from fleetwatch.errors import FleetwatchError, HostError, StateError
 from fleetwatch.findings import Severity
 from fleetwatch.inventory.fleet import load_fleet
 from fleetwatch.inventory.model import Host
@@ -74,6 +74,8 @@ def select_fleet(
     return Fleet(hosts, {e.host: e for e in errors if isinstance(e, HostError)}, ssh_config)
 
 
+KEEP_SENT_S = 30 * 86400.0
+"""How long delivered notifications stay in the state database."""
 WATCH_INTERVAL = 60.0
 CHECK_INTERVAL = 300.0
 
@@ -199,9 +201,16 @@ class Watcher:
         return outcomes
 
     async def send(self) -> None:
-        """Deliver every due notification, oldest first; failures are reported and retried later."""
+        """Deliver every due notification, oldest first; failures are reported and retried later.
+
+        Delivered notifications older than ``KEEP_SENT_S`` are forgotten, so a watcher that runs for
+        years keeps a small database; anything still undelivered is kept however old."""
         if self.outbox.targets:
             await flush(self.outbox, report=self.report)
+        try:
+            self.outbox.prune(time.time() - KEEP_SENT_S)
+        except StateError as exc:  # busy with another writer: prune next pass, never fail the watcher
+            self.report(f"old notifications not pruned this pass: {exc}")
 
     async def drain(self) -> None:
         """Wait for a background send to finish (before exiting)."""
