@@ -23,6 +23,7 @@ def _remote_source(name: str) -> str:
     return resources.files("fleetwatch.remote").joinpath(name).read_text()
 
 
+@cache  # one per distinct (runner, config): built once, not re-encoded on every poll
 def gather_command(settings: HostSettings) -> str:
     """The shell line for one poll: ``sh -c LOCATE fleetwatch-gather ARGS…``, every word quoted."""
     # The gatherer travels base64-encoded so no login shell (bash, zsh, fish) can mangle it.
