@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -21,30 +20,11 @@ from typing import Any
 import yaml
 
 from fleetwatch import paths
+from fleetwatch.basics import parse_duration
 from fleetwatch.errors import ConfigError
 from fleetwatch.vantage import VantageRules
 
 SEVERITIES = frozenset({"info", "warning", "critical"})
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``30m``, ``4h``, ``1h30m``, ``2d`` -> seconds; ValueError otherwise."""
-    text = text.strip().lower()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    pos, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 4h, 1h30m, 2d)")
-    return total
 
 
 class Duration(float):

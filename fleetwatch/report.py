@@ -6,10 +6,9 @@ import enum
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from fleetwatch.detect.base import human_duration
+from fleetwatch.basics import human_duration, iso
 from fleetwatch.episodes import Change, Episode, EpisodeKey, Transition
 from fleetwatch.findings import Severity
 from fleetwatch.vantage import WATCHER
@@ -22,11 +21,6 @@ class ExitCode(enum.IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
-
-
-def iso(ts: float) -> str:
-    """UTC ISO-8601 with seconds."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def alert_record(ep: Episode, state: str, ts: float) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from fleetwatch.config import parse_duration as config_duration
-from fleetwatch.detect.base import human_duration
+from fleetwatch.basics import human_duration
+from fleetwatch.basics import parse_duration as plain_duration
 from fleetwatch.errors import ConfigError
 from fleetwatch.store import immediate
 
@@ -69,7 +69,7 @@ def parse_duration(text: str) -> float:
     try:
         if not compact or compact.replace(".", "", 1).isdigit():  # `--for 90`: minutes? seconds? say so
             raise ValueError(compact)
-        seconds = config_duration(compact)
+        seconds = plain_duration(compact)
     except ValueError:
         raise ConfigError(
             f"cannot read duration {text!r}: use a number with a unit, e.g. 90s, 30m, 2h, 1d, 1h30m"

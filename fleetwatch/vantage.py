@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from fleetwatch.detect.base import human_duration
+from fleetwatch.basics import human_duration
 from fleetwatch.errors import Stage
 from fleetwatch.findings import Finding, PollFailure, Severity
 from fleetwatch.snapshot import Snapshot

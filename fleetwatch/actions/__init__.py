@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleetwatch.actions.audit import Audit, whoami
+from fleetwatch.actions.audit import Audit
 from fleetwatch.actions.plan import HOUR_S, AuditRecord, AutoStopPolicy, Outcome, StopPlan, plan_stops
+from fleetwatch.basics import whoami
 from fleetwatch.snapshot import Snapshot
 
 if TYPE_CHECKING:

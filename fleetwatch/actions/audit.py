@@ -9,19 +9,17 @@ a new line, the row itself holds the latest outcome.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fleetwatch.actions.plan import AuditRecord, Outcome
+from fleetwatch.basics import iso
 from fleetwatch.errors import StateError
 from fleetwatch.store import immediate
 
@@ -50,17 +48,8 @@ COLUMNS = (
 LOG_NAME = "audit.log"
 
 
-def whoami() -> str:
-    """``user@hostname`` of this fleetwatch process, for the audit's "who"."""
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (a bare container)
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
-
-
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return None if ts is None else iso(ts, ms=True)
 
 
 def _record(row: tuple[Any, ...]) -> AuditRecord:

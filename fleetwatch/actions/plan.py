@@ -15,8 +15,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from fleetwatch.basics import iso
 from fleetwatch.episodes import Episode, EpisodeKey
 
 HOUR_S = 3600.0
@@ -98,7 +98,7 @@ class AuditRecord:
 
 def clock(ts: float) -> str:
     """``2026-11-21 10:50:43Z`` for explanations (UTC: the reader may be anywhere)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return iso(ts, sep=" ")
 
 
 def hosts_stopped_since(

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import socket
 import time
 
 from fleetwatch import paths, silences
+from fleetwatch.basics import iso, whoami
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.settings import effective_config
 from fleetwatch.detect import REGISTRY
-from fleetwatch.report import ExitCode, iso
+from fleetwatch.report import ExitCode
 from fleetwatch.service import targets
 from fleetwatch.store import Store
 from fleetwatch.vantage import WATCHER_DETECTORS
-
-
-def _who() -> str:
-    return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -35,7 +30,7 @@ def cmd_silence(args: argparse.Namespace) -> ExitCode:
     now = time.time()
     store = _store(args)
     try:
-        s = silences.add_silence(store.connection, host, detector, now + seconds, args.reason, _who(), now)
+        s = silences.add_silence(store.connection, host, detector, now + seconds, args.reason, whoami(), now)
     finally:
         store.close()
     out([f"silence #{s.id}: {s.target} until {iso(now + seconds)}"])
@@ -51,7 +46,7 @@ def cmd_ack(args: argparse.Namespace) -> ExitCode:
     now = time.time()
     store = _store(args)
     try:
-        s = silences.add_ack(store.connection, host, detector, args.reason, _who(), now)
+        s = silences.add_ack(store.connection, host, detector, args.reason, whoami(), now)
     finally:
         store.close()
     out([f"ack #{s.id}: {s.target} until its episode resolves"])

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from fleetwatch import paths
-from fleetwatch.config import Config, Duration, NotifyTarget, load_config, parse_duration
+from fleetwatch.basics import parse_duration
+from fleetwatch.config import Config, Duration, NotifyTarget, load_config
 from fleetwatch.errors import ConfigError
 from fleetwatch.inventory.ssh_config import default_config
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fleetwatch.basics import iso
 from fleetwatch.probe import SENTINEL
 
 HOME = "/home/demo"
@@ -85,9 +86,9 @@ DEFENSES = [
 ]
 
 
-def iso(ts: float) -> str:
+def event_ts(ts: float) -> str:
     """agent-runner's event timestamp format, ``2026-11-21T10:50:46.456Z``."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return iso(ts, ms=True)
 
 
 @dataclass
@@ -239,7 +240,7 @@ def _peek(host: SimHost, tl: Timeline, project: str, events: int, rounds_dir: st
         "status": {
             "round_num": last.num,
             "running": False,
-            "last_completed_at": iso(last.end or 0.0),
+            "last_completed_at": event_ts(last.end or 0.0),
             "last_exit_code": last.exit_code,
             "last_duration_s": (last.end or 0.0) - last.start,
             "phase_index": 0,
@@ -248,7 +249,7 @@ def _peek(host: SimHost, tl: Timeline, project: str, events: int, rounds_dir: st
         "current_round": {
             "round_num": cur.num,
             "phase": None,
-            "started_at": iso(cur.start),
+            "started_at": event_ts(cur.start),
             "duration_so_far_s": cur.end - cur.start if cur.end else None,
             "pid": None,
             "exit_code": cur.exit_code,
@@ -278,7 +279,7 @@ def _peek(host: SimHost, tl: Timeline, project: str, events: int, rounds_dir: st
             "rate_limit": None,
             "system_managed": False,
         },
-        "recent_events": [{**e, "ts": iso(e["ts"])} for e in tl.events[-events:]],
+        "recent_events": [{**e, "ts": event_ts(e["ts"])} for e in tl.events[-events:]],
         "recent_hook_failures": [],
         "recent_blips": [],
         "recent_cgroup_growth_warnings": [],

@@ -96,17 +96,6 @@ class Context:
         return Finding(self.host, detector, severity, message, hint, context)
 
 
-def human_duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
 DetectorFn = Callable[[Context], Finding | None]
 
 

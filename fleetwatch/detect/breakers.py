@@ -7,7 +7,8 @@ the ``smoke_check_failed`` event just before it.
 
 from __future__ import annotations
 
-from fleetwatch.detect.base import Context, Needs, detector, human_duration
+from fleetwatch.basics import human_duration
+from fleetwatch.detect.base import Context, Needs, detector
 from fleetwatch.detect.rounds import MONITOR_SELF_KINDS
 from fleetwatch.findings import Finding, Severity
 from fleetwatch.snapshot import Event

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fleetwatch.detect.base import Context, Needs, detector, human_duration
+from fleetwatch.basics import human_duration
+from fleetwatch.detect.base import Context, Needs, detector
 from fleetwatch.errors import Stage
 from fleetwatch.findings import Finding, Severity
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
 from typing import Any
 
-from fleetwatch.detect.base import Context, Needs, detector, human_duration
+from fleetwatch.basics import human_duration, iso
+from fleetwatch.detect.base import Context, Needs, detector
 from fleetwatch.findings import Finding, Severity
 from fleetwatch.snapshot import Event, parse_ts
 
@@ -63,10 +63,6 @@ TERMINAL_KINDS = frozenset(
 
 def _needed(ctx: Context) -> int:
     return max(1, math.ceil(ctx.thresholds.rate_threshold * ctx.thresholds.exit_window - 1e-9))
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _tail_excerpt(text: str, pattern: re.Pattern[str]) -> str:
@@ -219,9 +215,9 @@ def rate_limit_active(ctx: Context) -> Finding | None:
     return ctx.finding(
         "rate_limit_active",
         Severity.WARNING,
-        f"{agent} throttled until {_iso(reset)} ({classification})",
+        f"{agent} throttled until {iso(reset)} ({classification})",
         "nothing to do unless it persists; the supervisor backs off by itself",
-        throttled_until=_iso(reset),
+        throttled_until=iso(reset),
         classification=classification,
     )
 
@@ -255,7 +251,7 @@ def supervisor_stale(ctx: Context) -> Finding | None:
         "supervisor_stale",
         Severity.WARNING,
         f"no supervisor events for {human_duration(age)} (threshold {human_duration(threshold)}); "
-        f"serve is {state}; last event {last.kind} at {_iso(last.ts)}",
+        f"serve is {state}; last event {last.kind} at {iso(last.ts)}",
         "check `agent-runner status` on the host; restart the service if it is stuck or should be running",
         age_s=round(age),
         threshold_s=threshold,

@@ -11,12 +11,11 @@ import re
 from collections.abc import Mapping, Sequence
 from itertools import chain
 
-from fleetwatch.detect.base import human_duration
+from fleetwatch.basics import human_duration, iso
 from fleetwatch.episodes import Change, Transition
 from fleetwatch.findings import Severity
 from fleetwatch.inventory.model import Host
 from fleetwatch.notify.model import Notification
-from fleetwatch.report import iso
 from fleetwatch.vantage import WATCHER
 
 OK_TAG = "[ OK ]"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetwatch import silences
-from fleetwatch.detect.base import human_duration
+from fleetwatch.basics import human_duration
 from fleetwatch.episodes import Change, Transition
 from fleetwatch.findings import Severity
 from fleetwatch.inventory.model import Host

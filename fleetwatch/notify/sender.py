@@ -17,14 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from fleetwatch.detect.base import human_duration
+from fleetwatch.basics import human_duration, iso
 from fleetwatch.errors import NotifyError, StateError
 from fleetwatch.findings import Severity
 from fleetwatch.notify import apprise_edge
 from fleetwatch.notify.messages import compose_text
 from fleetwatch.notify.model import Notification, Target
 from fleetwatch.notify.outbox import LEASE_S, Delivery, Outbox
-from fleetwatch.report import iso
 
 SEND_TIMEOUT_S = 60.0
 """Bound on one send, well inside the outbox lease so no other process takes over a live send."""

@@ -1,0 +1,62 @@
+"""The bottom layer: durations and timestamps for people, and who runs fleetwatch.
+
+Imports nothing from fleetwatch, so every other module (pure core and edges alike) may use it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+from datetime import UTC, datetime
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def human_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``4h``, ``1h30m``, ``2d`` -> seconds; ValueError otherwise."""
+    text = text.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 4h, 1h30m, 2d)")
+    return total
+
+
+def iso(ts: float, *, sep: str = "T", ms: bool = False) -> str:
+    """UTC ISO-8601: ``2026-11-21T10:50:43Z`` (``sep=" "`` for prose, ``ms`` for audit records)."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    text = moment.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    if ms:
+        text += f".{moment.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+def whoami() -> str:
+    """``user@hostname`` of this fleetwatch process (audit records, silences and acks say who)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (a bare container)
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
