@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from fleetwatch.inventory.fleet import load_fleet  # noqa: E402
 from fleetwatch.pipeline import run_pass  # noqa: E402
-from fleetwatch.probe import gather_command  # noqa: E402
+from fleetwatch.probe.command import gather_command  # noqa: E402
 from fleetwatch.store import Store  # noqa: E402
 from fleetwatch.transport import Transport  # noqa: E402
 from tests.integration.projects import AGENT_RUNNER, make_project  # noqa: E402

@@ -6,7 +6,6 @@ this; none of them holds detection logic.  A failed host is a value, never an ex
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -15,12 +14,12 @@ from typing import Protocol
 
 from fleetwatch.detect import detect
 from fleetwatch.episodes import Episode, EpisodeKey, Policy, Transition, advance, open_only
-from fleetwatch.errors import HostError, HostKeyChangedError, Stage
+from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
 from fleetwatch.inventory.model import Host
-from fleetwatch.probe import gather_command
+from fleetwatch.probe.poll import as_failure, poll_many
 from fleetwatch.settings import Thresholds
-from fleetwatch.snapshot import Snapshot, parse_gather
+from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
 from fleetwatch.vantage import WATCHER, WATCHER_DETECTORS, Vantage, VantageRules, assess, watcher_finding
@@ -71,35 +70,6 @@ class PassSettings:
     """The expected time between passes (watch interval, or the cron period for ``check``)."""
     policy: Policy = field(default_factory=Policy)
     vantage: VantageRules = field(default_factory=VantageRules)
-
-
-def _failure(err: HostError) -> PollFailure:
-    return PollFailure(
-        stage=err.stage, message=err.reason, hint=err.hint, key_changed=isinstance(err, HostKeyChangedError)
-    )
-
-
-async def poll_host(transport: Transport, host: Host, timeout: float) -> Snapshot | PollFailure:
-    """One SSH exec on one host -> a snapshot, or the failure with its stage."""
-    try:
-        result = await transport.run(host.target, gather_command(host.settings), timeout)
-        return parse_gather(host.alias, result.stdout, result.stderr, time.time())
-    except HostError as err:
-        return _failure(err)
-
-
-async def poll_many(
-    transport: Transport, hosts: Sequence[Host], *, timeout: float, concurrency: int
-) -> dict[str, Snapshot | PollFailure]:
-    """Poll hosts concurrently, at most ``concurrency`` at once; one slow host never holds up the rest."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(host: Host) -> Snapshot | PollFailure:
-        async with gate:
-            return await poll_host(transport, host, timeout)
-
-    results = await asyncio.gather(*(one(h) for h in hosts))
-    return {h.alias: r for h, r in zip(hosts, results, strict=True)}
 
 
 def _observe(
@@ -171,7 +141,7 @@ async def run_pass(
     started = time.monotonic()
     reachable = [h for h in hosts if h.alias not in (unresolved or {})]
     results: dict[str, Snapshot | PollFailure] = {
-        alias: _failure(err) for alias, err in (unresolved or {}).items()
+        alias: as_failure(err) for alias, err in (unresolved or {}).items()
     }
     results.update(
         await poll_many(transport, reachable, timeout=settings.timeout, concurrency=settings.concurrency)

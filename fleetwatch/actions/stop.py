@@ -16,7 +16,7 @@ from fleetwatch.actions.plan import AuditRecord, Outcome, StopPlan, clock
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import PollFailure
 from fleetwatch.inventory.model import Host, SshTarget
-from fleetwatch.pipeline import poll_host
+from fleetwatch.probe.poll import poll_host
 from fleetwatch.snapshot import Peek, Snapshot
 from fleetwatch.transport import CommandResult, Transport
 

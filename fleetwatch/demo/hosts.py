@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleetwatch.basics import iso
-from fleetwatch.probe import SENTINEL
+from fleetwatch.probe.command import SENTINEL
 
 HOME = "/home/demo"
 RUNNER = f"{HOME}/.local/bin/agent-runner"

@@ -24,7 +24,7 @@ from fleetwatch.actions.stop import ActionOutcome
 from fleetwatch.episodes import Episode, EpisodeKey
 from fleetwatch.findings import PollFailure, Severity
 from fleetwatch.inventory.model import Host
-from fleetwatch.pipeline import poll_many
+from fleetwatch.probe.poll import poll_many
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport

@@ -22,9 +22,10 @@ from fleetwatch.episodes import Episode, EpisodeKey
 from fleetwatch.errors import Stage, TransportError
 from fleetwatch.findings import Severity
 from fleetwatch.inventory.model import Host, SshTarget
-from fleetwatch.probe import SENTINEL
+from fleetwatch.probe.command import SENTINEL
+from fleetwatch.probe.parse import parse_gather
 from fleetwatch.settings import HostSettings
-from fleetwatch.snapshot import Snapshot, parse_gather
+from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
 from fleetwatch.transport import CommandResult
 

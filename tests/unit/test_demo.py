@@ -16,9 +16,10 @@ from fleetwatch.demo import HOSTS, DemoFleet, demo_fleet
 from fleetwatch.demo.server import probe_args
 from fleetwatch.errors import Stage, TransportError
 from fleetwatch.inventory.model import Host, SshTarget
-from fleetwatch.probe import EVENTS, ROUND_LOGS, TAIL_LINES, gather_command
+from fleetwatch.probe.command import EVENTS, ROUND_LOGS, TAIL_LINES, gather_command
+from fleetwatch.probe.parse import parse_gather
 from fleetwatch.settings import HostSettings
-from fleetwatch.snapshot import Snapshot, parse_gather
+from fleetwatch.snapshot import Snapshot
 from fleetwatch.transport import Transport
 
 T = TypeVar("T")

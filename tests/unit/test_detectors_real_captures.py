@@ -6,8 +6,9 @@ from pathlib import Path
 
 from fleetwatch.detect import detect
 from fleetwatch.findings import Finding, Severity
+from fleetwatch.probe.parse import parse_peek
 from fleetwatch.settings import Thresholds
-from fleetwatch.snapshot import Peek, parse_peek
+from fleetwatch.snapshot import Peek
 from tests.unit.builders import facts, observed, snapshot
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "agent_runner"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from fleetwatch.errors import SnapshotError, Stage
-from fleetwatch.probe import SENTINEL
-from fleetwatch.snapshot import parse_gather, parse_peek, parse_ts
+from fleetwatch.probe.command import SENTINEL
+from fleetwatch.probe.parse import parse_gather, parse_peek
+from fleetwatch.snapshot import parse_ts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "agent_runner"
 

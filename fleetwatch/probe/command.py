@@ -20,7 +20,7 @@ ROUND_LOGS = 10
 
 @cache
 def _remote_source(name: str) -> str:
-    return resources.files("fleetwatch.remote").joinpath(name).read_text()
+    return resources.files("fleetwatch.probe.remote").joinpath(name).read_text()
 
 
 @cache  # one per distinct (runner, config): built once, not re-encoded on every poll

@@ -1,0 +1,47 @@
+"""The poll of one host: run the probe command over SSH, parse what came back.
+
+A failed host is a value (``PollFailure`` with its stage), never an exception that ends the pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from fleetwatch.errors import HostError, HostKeyChangedError
+from fleetwatch.findings import PollFailure
+from fleetwatch.inventory.model import Host
+from fleetwatch.probe.command import gather_command
+from fleetwatch.probe.parse import parse_gather
+from fleetwatch.snapshot import Snapshot
+from fleetwatch.transport import Transport
+
+
+def as_failure(err: HostError) -> PollFailure:
+    return PollFailure(
+        stage=err.stage, message=err.reason, hint=err.hint, key_changed=isinstance(err, HostKeyChangedError)
+    )
+
+
+async def poll_host(transport: Transport, host: Host, timeout: float) -> Snapshot | PollFailure:
+    """One SSH exec on one host -> a snapshot, or the failure with its stage."""
+    try:
+        result = await transport.run(host.target, gather_command(host.settings), timeout)
+        return parse_gather(host.alias, result.stdout, result.stderr, time.time())
+    except HostError as err:
+        return as_failure(err)
+
+
+async def poll_many(
+    transport: Transport, hosts: Sequence[Host], *, timeout: float, concurrency: int
+) -> dict[str, Snapshot | PollFailure]:
+    """Poll hosts concurrently, at most ``concurrency`` at once; one slow host never holds up the rest."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(host: Host) -> Snapshot | PollFailure:
+        async with gate:
+            return await poll_host(transport, host, timeout)
+
+    results = await asyncio.gather(*(one(h) for h in hosts))
+    return {h.alias: r for h, r in zip(hosts, results, strict=True)}
