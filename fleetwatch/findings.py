@@ -49,6 +49,8 @@ class PollFailure:
     message: str
     hint: str = ""
     key_changed: bool = False
+    latency_s: float | None = None
+    """How long the poll took before it failed, when the poll measured it."""
 
 
 @dataclass(frozen=True)

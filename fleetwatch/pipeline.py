@@ -105,6 +105,7 @@ def settle(
         if vantage.gap_s is not None:
             store.reset_failure_clocks(now)
         observations = tuple(_observe(store, a, r, now, vantage.offline) for a, r in results.items())
+        store.record_polls(results, now)
         findings: list[Finding] = []
         evaluated: dict[str, frozenset[str]] = {WATCHER: WATCHER_DETECTORS}
         for obs in observations:

@@ -124,7 +124,6 @@ class Watcher:
         )
         self.settings = pass_settings(self.config, self.default_interval)
         self.outbox = Outbox(self.store.connection, targets(self.config))
-        silences.ensure_schema(self.store.connection)
 
     async def run_pass(self) -> PassResult:
         """Poll, detect, settle: episodes and the notification outbox in one transaction."""

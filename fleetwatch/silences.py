@@ -4,7 +4,7 @@
 - An ack covers one open episode and ends when that episode resolves: it records the episode's
   ``started_at``, so the next episode of the same detector on the same host is reported again.
 
-Parsing and matching are pure; the small SQLite helpers share ``state.db`` with the store.
+Parsing and matching are pure; the small SQLite helpers work on the store's ``silences`` table.
 """
 
 from __future__ import annotations
@@ -23,19 +23,6 @@ from fleetwatch.basics import parse_duration as plain_duration
 from fleetwatch.errors import ConfigError
 from fleetwatch.store import immediate
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS silences (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        host TEXT NOT NULL,            -- an alias or a glob (pi*)
-        detector TEXT,                 -- NULL: every detector
-        until REAL,                    -- silences: when it ends; acks: NULL (they end with the episode)
-        ack INTEGER NOT NULL DEFAULT 0,
-        started_at REAL,               -- acks: the acked episode's start
-        reason TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        created_by TEXT NOT NULL DEFAULT ''
-    )""",
-]
 _DETECTOR = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -123,13 +110,6 @@ def describe(s: Silence, now: float) -> str:
     return text + (f" (by {s.created_by}, id {s.id})" if s.created_by else f" (id {s.id})")
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the table if needed."""
-    # Plain execute: ``executescript`` would commit a caller's open transaction.
-    for ddl in SCHEMA:
-        conn.execute(ddl)
-
-
 @contextmanager
 def _writing(conn: sqlite3.Connection) -> Iterator[None]:
     """Join the caller's transaction, or run in a short one of our own."""
@@ -156,7 +136,6 @@ _COLUMNS = "id, host, detector, until, ack, started_at, reason, created_at, crea
 
 
 def _insert(conn: sqlite3.Connection, values: tuple[object, ...]) -> Silence:
-    ensure_schema(conn)
     with _writing(conn):
         cur = conn.execute(
             "INSERT INTO silences (host, detector, until, ack, started_at, reason, created_at, created_by)"
@@ -189,7 +168,6 @@ def add_ack(conn: sqlite3.Connection, host: str, detector: str, reason: str, by:
 
 def load(conn: sqlite3.Connection, now: float) -> list[Silence]:
     """Silences not yet expired and every ack (``active`` tells which ack still matches an episode)."""
-    ensure_schema(conn)
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM silences WHERE ack=1 OR until IS NULL OR until > ? ORDER BY id", (now,)
     )
@@ -198,7 +176,6 @@ def load(conn: sqlite3.Connection, now: float) -> list[Silence]:
 
 def list_active(conn: sqlite3.Connection, now: float) -> list[Silence]:
     """Silences in force and acks whose episode is still open, oldest first."""
-    ensure_schema(conn)
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM silences s WHERE (s.ack=0 AND (s.until IS NULL OR s.until > ?))"
         " OR (s.ack=1 AND EXISTS (SELECT 1 FROM episodes e WHERE e.host=s.host"
@@ -210,7 +187,6 @@ def list_active(conn: sqlite3.Connection, now: float) -> list[Silence]:
 
 def remove(conn: sqlite3.Connection, silence_id: int) -> bool:
     """Delete a silence or ack by id; False when there was none."""
-    ensure_schema(conn)
     with _writing(conn):
         cur = conn.execute("DELETE FROM silences WHERE id=?", (silence_id,))
     return cur.rowcount > 0

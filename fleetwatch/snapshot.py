@@ -10,6 +10,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Events fleetwatch-like monitors write themselves into the supervisor's log: not signs of its life.
+MONITOR_SELF_KINDS = frozenset(
+    {
+        "monitor_alert_emitted",
+        "monitor_auto_stop_failed",
+        "monitor_auto_stop_triggered",
+        "monitor_remote_blip",
+        "monitor_remote_giveup",
+        "monitor_started",
+        "detector_error",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Event:
@@ -69,6 +82,30 @@ class Snapshot:
     peek_error: str | None
     round_logs: tuple[RoundLog, ...]
     facts: Facts | None
+    latency_s: float | None = None
+    """How long the poll took (connect + command), when the poll measured it."""
+
+    def disk(self) -> tuple[float, str] | None:
+        """Disk use (%) of the filesystem holding the runner's logs and where it was measured.
+
+        Live facts first; without them (no Python on the host?) peek's own figure, frozen since the last
+        round boundary."""
+        if self.facts is not None and self.facts.disk_used_pct is not None:
+            return self.facts.disk_used_pct, self.facts.disk_path
+        value = self.peek.system.get("disk_used_pct") if self.peek is not None else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value), "peek system.disk_used_pct (last round)"
+        return None
+
+    def supervised_events(self) -> tuple[Event, ...]:
+        """Supervisor events, oldest first, without the ones monitors wrote themselves."""
+        events = self.peek.events if self.peek is not None else ()
+        return tuple(e for e in events if e.kind not in MONITOR_SELF_KINDS)
+
+    @property
+    def remote_time(self) -> float:
+        """The host's own clock at poll time (ours when it did not say)."""
+        return self.facts.time if self.facts is not None else self.received_at
 
 
 def parse_ts(value: Any) -> float | None:

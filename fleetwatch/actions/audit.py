@@ -23,24 +23,6 @@ from fleetwatch.basics import iso
 from fleetwatch.errors import StateError
 from fleetwatch.store import immediate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS actions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    host TEXT NOT NULL,
-    detector TEXT NOT NULL,
-    episode_started_at REAL NOT NULL,
-    reason TEXT NOT NULL,            -- the episode's message when the stop was decided: the why
-    argv TEXT NOT NULL,              -- JSON list, as run on the host (~ expanded there)
-    where_ TEXT NOT NULL,            -- user@hostname:port [via jump]
-    who TEXT NOT NULL,               -- local user@hostname that decided it
-    started_at REAL NOT NULL,
-    finished_at REAL,                -- NULL while running; updated when re-verified
-    outcome TEXT NOT NULL,           -- started | stopped | draining | unverified | failed | dry-run
-    detail TEXT NOT NULL,
-    dry_run INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS actions_started_at ON actions (started_at);
-"""
 COLUMNS = (
     "id, host, detector, episode_started_at, reason, argv, where_, who, started_at, finished_at, "
     "outcome, detail, dry_run"
@@ -76,10 +58,6 @@ class Audit:
     def __init__(self, conn: sqlite3.Connection, state_dir: Path) -> None:
         self._conn = conn
         self.log_path = state_dir / LOG_NAME
-        try:
-            conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot create the actions table: {exc}") from None
 
     @contextmanager
     def transaction(self) -> Iterator[Audit]:

@@ -19,7 +19,6 @@ from fleetwatch.vantage import WATCHER_DETECTORS
 
 def _store(args: argparse.Namespace) -> Store:
     store = Store.open(paths.state_dir(args.state_dir))
-    silences.ensure_schema(store.connection)
     return store
 
 

@@ -53,7 +53,7 @@ class Context:
     def remote_now(self) -> float:
         """The host's own clock at poll time: event ages measured on it are immune to clock skew."""
         snap = self.obs.snapshot
-        return snap.facts.time if snap and snap.facts else self.now
+        return snap.remote_time if snap is not None else self.now
 
     @cached_property
     def exits(self) -> tuple[Event, ...]:

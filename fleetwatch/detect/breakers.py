@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from fleetwatch.basics import human_duration
 from fleetwatch.detect.base import Context, Needs, detector
-from fleetwatch.detect.rounds import MONITOR_SELF_KINDS
 from fleetwatch.findings import Finding, Severity
-from fleetwatch.snapshot import Event
+from fleetwatch.snapshot import MONITOR_SELF_KINDS, Event
 
 BREAKERS: dict[str, str] = {
     "crash_loop": "stopped after {consecutive} consecutive short crashes (exit {exit_code})",

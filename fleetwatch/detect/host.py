@@ -114,14 +114,7 @@ def clock_skew(ctx: Context) -> Finding | None:
 
 def _disk(ctx: Context) -> tuple[float, str] | None:
     snap = ctx.obs.snapshot
-    if snap is None:
-        return None
-    if snap.facts is not None and snap.facts.disk_used_pct is not None:
-        return snap.facts.disk_used_pct, snap.facts.disk_path
-    # No live facts (no Python on the host?): peek's own figure, frozen since the last round boundary.
-    if snap.peek is not None and isinstance(snap.peek.system.get("disk_used_pct"), int | float):
-        return float(snap.peek.system["disk_used_pct"]), "peek system.disk_used_pct (last round)"
-    return None
+    return snap.disk() if snap is not None else None
 
 
 @detector("disk_critical", Needs.SNAPSHOT)

@@ -15,7 +15,7 @@ from typing import Any
 from fleetwatch.basics import human_duration, iso
 from fleetwatch.detect.base import Context, Needs, detector
 from fleetwatch.findings import Finding, Severity
-from fleetwatch.snapshot import Event, parse_ts
+from fleetwatch.snapshot import MONITOR_SELF_KINDS, Event, parse_ts
 
 # agent-runner 0.3.14 config/models.py _DEFAULT_AUTH_PATTERNS, plus the words claude prints on an
 # expired login that the default misses ("Please run /login", "invalid api key" is covered).
@@ -32,18 +32,6 @@ NETWORK_PATTERNS = re.compile(
     r"nodename nor servname|network unreachable|50[023] (service unavailable|bad gateway|gateway timeout)|"
     r"connection reset|connection error|econnreset|enotfound|etimedout|eai_again)\b",
     re.IGNORECASE,
-)
-# Events fleetwatch-like monitors write themselves: not signs of supervisor life.
-MONITOR_SELF_KINDS = frozenset(
-    {
-        "monitor_alert_emitted",
-        "monitor_auto_stop_failed",
-        "monitor_auto_stop_triggered",
-        "monitor_remote_blip",
-        "monitor_remote_giveup",
-        "monitor_started",
-        "detector_error",
-    }
 )
 PAUSE_KINDS = ("schedule_paused", "round_deferred")
 RESUME_KINDS = ("schedule_resumed", "round_resumed")

@@ -35,37 +35,6 @@ LEASE_S = 120.0
 BACKOFF_BASE_S = 30.0
 BACKOFF_CAP_S = 3600.0
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS notifications (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        severity INTEGER NOT NULL,
-        detector TEXT NOT NULL DEFAULT '',
-        title TEXT NOT NULL,
-        body TEXT NOT NULL,
-        hosts TEXT NOT NULL,            -- JSON list of aliases
-        host_groups TEXT NOT NULL,      -- JSON list ("groups" is an SQL keyword)
-        created_at REAL NOT NULL,
-        suppressed TEXT                 -- why nobody was notified (silence, ack); NULL otherwise
-    )""",
-    """CREATE TABLE IF NOT EXISTS deliveries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        notification_id INTEGER NOT NULL REFERENCES notifications(id),
-        target_url TEXT NOT NULL,       -- the raw URL (a secret): the state dir is 0700
-        state TEXT NOT NULL DEFAULT 'pending',  -- pending | sending | sent | failed
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at REAL NOT NULL,
-        claim TEXT,                     -- token of the sender holding it while 'sending'
-        claimed_at REAL,
-        sent_at REAL,
-        last_error TEXT,                -- redacted
-        UNIQUE (notification_id, target_url)
-    )""",
-    "CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (target_url, state)",
-    "CREATE INDEX IF NOT EXISTS notifications_detector ON notifications (detector, created_at)",
-]
-
 
 def backoff(attempts: int) -> float:
     """Seconds to wait after the ``attempts``-th failure in a row: 30 s doubling, capped at 1 h."""
@@ -145,9 +114,6 @@ class Outbox:
     def __init__(self, conn: sqlite3.Connection, targets: Sequence[Target] = ()) -> None:
         self._conn = conn
         self.targets = tuple(targets)
-        for ddl in SCHEMA:  # plain execute: executescript would commit a caller's transaction
-            conn.execute(ddl)
-        silences.ensure_schema(conn)
 
     def _query(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
         """Rows as ``sqlite3.Row`` whatever the connection's own row factory."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from fleetwatch.errors import HostError, HostKeyChangedError
 from fleetwatch.findings import PollFailure
@@ -18,19 +19,26 @@ from fleetwatch.snapshot import Snapshot
 from fleetwatch.transport import Transport
 
 
-def as_failure(err: HostError) -> PollFailure:
+def as_failure(err: HostError, latency_s: float | None = None) -> PollFailure:
+    """A host's error as the value a failed poll is."""
     return PollFailure(
-        stage=err.stage, message=err.reason, hint=err.hint, key_changed=isinstance(err, HostKeyChangedError)
+        stage=err.stage,
+        message=err.reason,
+        hint=err.hint,
+        key_changed=isinstance(err, HostKeyChangedError),
+        latency_s=latency_s,
     )
 
 
 async def poll_host(transport: Transport, host: Host, timeout: float) -> Snapshot | PollFailure:
-    """One SSH exec on one host -> a snapshot, or the failure with its stage."""
+    """One SSH exec on one host -> a snapshot, or the failure with its stage (with the poll's latency)."""
+    started = time.monotonic()
     try:
         result = await transport.run(host.target, gather_command(host.settings), timeout)
-        return parse_gather(host.alias, result.stdout, result.stderr, time.time())
+        snapshot = parse_gather(host.alias, result.stdout, result.stderr, time.time())
     except HostError as err:
-        return as_failure(err)
+        return as_failure(err, round(time.monotonic() - started, 3))
+    return replace(snapshot, latency_s=round(result.seconds, 3))
 
 
 async def poll_many(

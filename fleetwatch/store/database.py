@@ -1,4 +1,4 @@
-"""SQLite state under the XDG state dir: open episodes, stored transitions, SSH failure clocks.
+"""SQLite state under the XDG state dir: episodes, stored transitions, SSH failure clocks, latest polls.
 
 WAL mode and ``BEGIN IMMEDIATE`` let a watcher, a cron ``check`` and the TUI share one database:
 each pass reads and writes its state in one short write transaction, so overlapping runs
@@ -16,34 +16,11 @@ from typing import Any
 
 from fleetwatch.episodes import Change, Episode, EpisodeKey, Transition
 from fleetwatch.errors import StateError
-from fleetwatch.findings import Severity
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS episodes (
-    host TEXT NOT NULL, detector TEXT NOT NULL, severity INTEGER NOT NULL, message TEXT NOT NULL,
-    hint TEXT NOT NULL, context TEXT NOT NULL, started_at REAL NOT NULL, last_seen_at REAL NOT NULL,
-    opened INTEGER NOT NULL DEFAULT 1, hits INTEGER NOT NULL DEFAULT 1, misses INTEGER NOT NULL DEFAULT 0,
-    reminded_at REAL,
-    PRIMARY KEY (host, detector)
-);
-CREATE TABLE IF NOT EXISTS transitions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    change TEXT NOT NULL, at REAL NOT NULL,
-    host TEXT NOT NULL, detector TEXT NOT NULL, severity INTEGER NOT NULL, message TEXT NOT NULL,
-    hint TEXT NOT NULL, context TEXT NOT NULL, started_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS failure_clocks (
-    host TEXT PRIMARY KEY, failing_since REAL NOT NULL, last_failure_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-# Columns added after the first release, for databases created before them.
-MIGRATIONS = {
-    ("episodes", "opened"): "ALTER TABLE episodes ADD COLUMN opened INTEGER NOT NULL DEFAULT 1",
-    ("episodes", "hits"): "ALTER TABLE episodes ADD COLUMN hits INTEGER NOT NULL DEFAULT 1",
-    ("episodes", "misses"): "ALTER TABLE episodes ADD COLUMN misses INTEGER NOT NULL DEFAULT 0",
-    ("episodes", "reminded_at"): "ALTER TABLE episodes ADD COLUMN reminded_at REAL",
-}
+from fleetwatch.findings import PollFailure, Severity
+from fleetwatch.polls import HostFacts, HostPoll
+from fleetwatch.snapshot import Snapshot
+from fleetwatch.store.schema import migrate
+from fleetwatch.store.sqlite import connect, immediate, use_wal
 
 
 def _episode(row: sqlite3.Row) -> Episode:
@@ -81,32 +58,6 @@ def _episode_values(ep: Episode) -> tuple[str, str, int, str, str, str, float]:
     return (ep.host, ep.detector, int(ep.severity), ep.message, ep.hint, context, ep.started_at)
 
 
-@contextmanager
-def immediate(conn: sqlite3.Connection, *, join: bool = False) -> Iterator[None]:
-    """A write transaction taken up front (``BEGIN IMMEDIATE``), so a watcher, a cron check and the TUI
-    queue on the lock instead of failing half-way; with ``join``, the caller's open transaction is used."""
-    if join and conn.in_transaction:
-        yield
-        return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise StateError(f"state database is locked or unwritable: {exc}") from None
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    for (table, column), ddl in MIGRATIONS.items():
-        columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        if column not in columns:
-            conn.execute(ddl)
-
-
 class Store:
     """The state database; open with ``Store.open(state_dir)``."""
 
@@ -118,15 +69,17 @@ class Store:
     def open(cls, state_dir: Path) -> Store:
         """Open (creating if needed) ``state.db`` in ``state_dir``."""
         path = state_dir / "state.db"
+        conn: sqlite3.Connection | None = None
         try:
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            _migrate(conn)
-        except (OSError, sqlite3.Error) as exc:
+            conn = connect(str(path))
+            migrate(conn, str(path))  # before anything is written: a newer database stays untouched
+            use_wal(conn)
+        except (OSError, sqlite3.Error, StateError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, StateError):
+                raise
             raise StateError(
                 f"cannot open state database {path}: {exc} "
                 "(check permissions, or point --state-dir / FLEETWATCH_STATE_DIR elsewhere)"
@@ -215,3 +168,48 @@ class Store:
     def record_success(self, host: str) -> None:
         """A poll got through: the failure streak is over."""
         self._conn.execute("DELETE FROM failure_clocks WHERE host=?", (host,))
+
+    def polls(self) -> dict[str, HostPoll]:
+        """The latest poll of every host ever polled."""
+        rows = self._conn.execute("SELECT * FROM host_polls")
+        return {r["host"]: _poll(r) for r in rows}
+
+    def record_polls(self, results: Mapping[str, Snapshot | PollFailure], now: float) -> None:
+        """Store this pass's results as each host's latest poll; a failure keeps the last good facts."""
+        answered = [
+            (host, now, r.latency_s, HostFacts.from_snapshot(r).to_json())
+            for host, r in results.items()
+            if isinstance(r, Snapshot)
+        ]
+        failed = [
+            (host, now, str(r.stage), r.message, r.hint, r.latency_s)
+            for host, r in results.items()
+            if isinstance(r, PollFailure)
+        ]
+        self._conn.executemany(
+            "INSERT INTO host_polls (host, polled_at, ok_at, latency_s, facts) VALUES (?1,?2,?2,?3,?4)"
+            " ON CONFLICT(host) DO UPDATE SET polled_at=excluded.polled_at, ok_at=excluded.ok_at,"
+            " latency_s=excluded.latency_s, facts=excluded.facts",
+            answered,
+        )
+        self._conn.executemany(
+            "INSERT INTO host_polls (host, polled_at, failed_at, stage, message, hint, latency_s)"
+            " VALUES (?1,?2,?2,?3,?4,?5,?6) ON CONFLICT(host) DO UPDATE SET polled_at=excluded.polled_at,"
+            " failed_at=excluded.failed_at, stage=excluded.stage, message=excluded.message,"
+            " hint=excluded.hint, latency_s=excluded.latency_s",
+            failed,
+        )
+
+
+def _poll(row: sqlite3.Row) -> HostPoll:
+    return HostPoll(
+        host=row["host"],
+        polled_at=row["polled_at"],
+        ok_at=row["ok_at"],
+        failed_at=row["failed_at"],
+        stage=row["stage"],
+        message=row["message"],
+        hint=row["hint"],
+        latency_s=row["latency_s"],
+        facts=HostFacts.from_json(row["facts"]) if row["facts"] else None,
+    )
