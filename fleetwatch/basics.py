@@ -9,10 +9,25 @@ import getpass
 import os
 import re
 import socket
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class Duration(float):
+    """Seconds; written in config files as a number or as ``30m``, ``4h``, ``1h30m``."""
+
+
+def yaml_key(name: str, *aliases: str) -> Mapping[str, Any]:
+    """Dataclass field metadata: the config file spells this field ``name`` (older spellings: ``aliases``)."""
+    return {"key": name, "aliases": aliases}
+
+
+INLINE: Mapping[str, Any] = {"inline": True}
+"""Dataclass field metadata: this nested settings object's keys sit at its parent's level in the file."""
 
 
 def human_duration(seconds: float) -> str:

@@ -1,14 +1,20 @@
-"""fleetwatch's own config file: typed dataclasses, read from YAML with ``file:line`` on every error.
+"""fleetwatch's own config file: YAML read into the very settings objects the core uses, with
+``file:line`` on every error.
 
 Where it is: ``--config FILE`` > ``$FLEETWATCH_CONFIG`` > ``$XDG_CONFIG_HOME/fleetwatch/config.yaml``
 (a missing default file means defaults).  Precedence of values: command line > environment > file >
-defaults; the command line layer is applied by ``cli.py``.  Every key is documented in
-``docs/configuration.md`` and ``contrib/config.example.yaml``.
+defaults; the command line and environment layers are applied by ``cli/settings.py``.  Every key is
+documented in ``docs/configuration.md``.
+
+Each setting is defined once, as a field of the dataclass that uses it (``PassSettings``, ``Policy``,
+``Damping``, ``VantageRules``, ``AutoStopPolicy``, ``Target``); field metadata says how the file spells it
+(``basics.yaml_key``) and which nested objects sit at their parent's level (``basics.INLINE``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import types
 import typing
@@ -20,58 +26,11 @@ from typing import Any
 import yaml
 
 from fleetwatch import paths
-from fleetwatch.basics import parse_duration
+from fleetwatch.actions.plan import AutoStopPolicy
+from fleetwatch.basics import INLINE, Duration, parse_duration
 from fleetwatch.errors import ConfigError
-from fleetwatch.vantage import VantageRules
-
-SEVERITIES = frozenset({"info", "warning", "critical"})
-
-
-class Duration(float):
-    """Seconds; written in the file as a number or as ``30m``, ``4h``, ``1h30m``."""
-
-
-@dataclass(frozen=True)
-class NotifyTarget:
-    """One Apprise URL and what it wants."""
-
-    url: str
-    """Any Apprise URL (slack://…, pagerduty://…, mailto://…, json://…).  Carries secrets: never printed."""
-    severities: tuple[str, ...] = ("info", "warning", "critical")
-    """Severities sent to this target."""
-    groups: tuple[str, ...] = ()
-    """Only hosts in these inventory groups; empty = every host."""
-
-    def __post_init__(self) -> None:
-        unknown = set(self.severities) - SEVERITIES
-        if unknown:
-            raise ValueError(f"unknown severities {sorted(unknown)} (use {', '.join(sorted(SEVERITIES))})")
-
-
-@dataclass(frozen=True)
-class DetectorRule:
-    """Flap damping for one detector (see docs/detectors.md, episodes)."""
-
-    for_: int = 1
-    """Consecutive polls with the condition before an episode opens (key ``for``)."""
-    clear: int = 1
-    """Consecutive clean polls before an open episode resolves."""
-
-    def __post_init__(self) -> None:
-        if self.for_ < 1 or self.clear < 1:
-            raise ValueError("`for` and `clear` count polls: at least 1")
-
-
-@dataclass(frozen=True)
-class AutoStop:
-    """Guards of the opt-in auto-stop."""
-
-    consecutive: int = 2
-    """The condition must hold on this many consecutive polls first."""
-    max_per_hour: int = 3
-    """Fleet breaker: never stop more hosts than this per rolling hour."""
-    drain_deadline: Duration = Duration(600)
-    """A stop still draining after this long is reported failed."""
+from fleetwatch.notify.model import Target
+from fleetwatch.settings import PassSettings
 
 
 @dataclass(frozen=True)
@@ -82,41 +41,23 @@ class Config:
     """OpenSSH client config to read aliases from (default ~/.ssh/config)."""
     inventories: tuple[str, ...] = ()
     """YAML inventories, as if each were given with --inventory."""
-    interval: Duration | None = None
-    """Watch mode: time between passes (default 60 s).  ``check``: how often cron runs it, for sleep
-    detection (default 5 min; fleetwatch also learns it from the spacing of recent runs)."""
-    timeout: Duration = Duration(20)
-    """Hard deadline per host for connect + command."""
-    concurrency: int = 32
-    """Hosts polled at once."""
-    notify: tuple[NotifyTarget, ...] = ()
+    passes: PassSettings = field(default_factory=PassSettings, metadata=INLINE)
+    """Timeout, concurrency, interval, damping, reminders, offline detection (top-level keys)."""
+    notify: tuple[Target, ...] = ()
     """Where alerts go."""
-    repeat_interval: Duration = Duration(4 * 3600)
-    """Remind still-open critical episodes this often; 0 = never."""
-    detectors: Mapping[str, DetectorRule] = field(default_factory=dict)
-    """Per-detector damping, e.g. ``supervisor_stale: {for: 2, clear: 2}``."""
-    default_rule: DetectorRule = field(default_factory=DetectorRule)
-    """Damping for detectors not listed under ``detectors``."""
-    auto_stop_on: tuple[str, ...] = ()
-    """Detectors that may stop the remote runner (``agent-runner stop``); default: none."""
-    auto_stop: AutoStop = field(default_factory=AutoStop)
-    """Auto-stop guards."""
+    auto_stop: AutoStopPolicy = field(
+        default_factory=AutoStopPolicy, metadata={"hoisted": {"auto_stop_on": "on"}}
+    )
+    """Opt-in auto-stop; its detectors may also be listed as top-level ``auto_stop_on`` (as in 0.1.0)."""
     heartbeat_url: str | None = None
     """Requested (GET) after each completed pass: a dead-man's switch such as healthchecks.io."""
-    offline: VantageRules = field(default_factory=VantageRules)
-    """Watcher-offline and sleep detection."""
-    path: str | None = None
-    """Where this config was read from (not a key)."""
-
-    def interval_or(self, default: float) -> float:
-        """The configured interval, or ``default`` (60 s for watch mode, 5 min for ``check``)."""
-        return float(self.interval) if self.interval is not None else default
 
     def __post_init__(self) -> None:
         from fleetwatch.detect import REGISTRY  # pure; imported late to keep config import cheap
+        from fleetwatch.vantage import WATCHER_DETECTORS
 
-        known = set(REGISTRY) | {"watcher_offline"}
-        for name in (*self.auto_stop_on, *self.detectors):
+        known = set(REGISTRY) | WATCHER_DETECTORS
+        for name in (*self.auto_stop.on, *self.passes.policy.damping):
             if name not in known:
                 raise ValueError(f"unknown detector {name!r} (see docs/detectors.md)")
 
@@ -158,10 +99,49 @@ def parse_config(text: str, path: str) -> Config:
             f"not valid YAML: {problem}", path=path, line=mark.line + 1 if mark else None
         ) from None
     if node is None:
-        return Config(path=path)
+        return Config()
     value = _convert(node, Config, path, "top level")
     assert isinstance(value, Config)
-    return dataclasses.replace(value, path=path)
+    return value
+
+
+def with_values(config: Config, changes: Mapping[tuple[str, ...], Any]) -> Config:
+    """``config`` with the fields at these paths (``("passes", "timeout")``) replaced."""
+    result = _replace_paths(config, changes)
+    assert isinstance(result, Config)
+    return result
+
+
+def _replace_paths(obj: Any, changes: Mapping[tuple[str, ...], Any]) -> Any:
+    direct = {p[0]: v for p, v in changes.items() if len(p) == 1}
+    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    for p, v in changes.items():
+        if len(p) > 1:
+            nested.setdefault(p[0], {})[p[1:]] = v
+    for name, sub in nested.items():
+        direct[name] = _replace_paths(getattr(obj, name), sub)
+    return dataclasses.replace(obj, **direct) if direct else obj
+
+
+# -- YAML nodes -> typed values ---------------------------------------------------------------------
+
+_Key = tuple[tuple[str, ...], Any]  # (path of field names from the dataclass read, type hint)
+
+
+def _keys(cls: type) -> dict[str, _Key]:
+    """How the file spells each field of ``cls`` (inline parts flattened, old spellings included)."""
+    hints = typing.get_type_hints(cls)
+    keys: dict[str, _Key] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if f.metadata.get("inline"):
+            keys.update({k: ((f.name, *p), h) for k, (p, h) in _keys(hint).items()})
+            continue
+        for key in (f.metadata.get("key", f.name), *f.metadata.get("aliases", ())):
+            keys[key] = ((f.name,), hint)
+        for key, sub in f.metadata.get("hoisted", {}).items():
+            keys[key] = ((f.name, sub), typing.get_type_hints(hint)[sub])
+    return keys
 
 
 def _line(node: yaml.Node) -> int:
@@ -170,10 +150,6 @@ def _line(node: yaml.Node) -> int:
 
 def _fail(node: yaml.Node, path: str, message: str) -> ConfigError:
     return ConfigError(message, path=path, line=_line(node))
-
-
-def _key_name(field_name: str) -> str:
-    return field_name.rstrip("_")  # ``for_`` is written ``for``
 
 
 def _convert(node: yaml.Node, hint: Any, path: str, where: str) -> Any:
@@ -185,17 +161,16 @@ def _convert(node: yaml.Node, hint: Any, path: str, where: str) -> Any:
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
             return None
         return _convert(node, options[0], path, where)
-    if origin is tuple:
+    if origin in (tuple, frozenset):
         if not isinstance(node, yaml.SequenceNode):
             raise _fail(node, path, f"{where}: expected a list")
-        return tuple(_convert(item, typing.get_args(hint)[0], path, where) for item in node.value)
+        return origin(_convert(item, typing.get_args(hint)[0], path, where) for item in node.value)
     if origin in (Mapping, dict) or hint is Mapping:
         if not isinstance(node, yaml.MappingNode):
             raise _fail(node, path, f"{where}: expected a mapping")
         value_type = typing.get_args(hint)[1]
         return {
-            _scalar(k, str, path, where): _convert(v, value_type, path, f"{where}.{k.value}")
-            for k, v in node.value
+            _key(k, path, where): _convert(v, value_type, path, f"{where}.{k.value}") for k, v in node.value
         }
     return _scalar(node, hint, path, where)
 
@@ -212,6 +187,12 @@ def _scalar(node: yaml.Node, hint: Any, path: str, where: str) -> Any:
         except ValueError as exc:
             raise _fail(node, path, f"{where}: {exc}") from None
         return Duration(seconds)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        names = {m.name.lower(): m for m in hint}
+        if not isinstance(raw, str) or raw.lower() not in names:
+            what = hint.__name__.lower()
+            raise _fail(node, path, f"{where}: unknown {what} {raw!r} (use {', '.join(sorted(names))})")
+        return names[raw.lower()]
     if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
     if hint in (str, int, float, bool) and (type(raw) is not hint):
@@ -224,22 +205,66 @@ def _scalar(node: yaml.Node, hint: Any, path: str, where: str) -> Any:
 def _dataclass(node: yaml.Node, cls: type, path: str, where: str) -> Any:
     if not isinstance(node, yaml.MappingNode):
         raise _fail(node, path, f"{where}: expected a mapping")
-    hints = typing.get_type_hints(cls)
-    fields = {_key_name(f.name): f for f in dataclasses.fields(cls) if f.name != "path"}
-    values: dict[str, Any] = {}
-    seen: set[str] = set()
+    keys = _keys(cls)
+    values: dict[tuple[str, ...], Any] = {}
+    seen: dict[tuple[str, ...], str] = {}
     for key_node, value_node in node.value:
-        key = _scalar(key_node, str, path, where)
-        if key in seen:
-            raise _fail(key_node, path, f"{where}: duplicate key {key!r}")
-        seen.add(key)
-        if key not in fields:
-            raise _fail(key_node, path, f"unknown key {key!r} in {where} (allowed: {', '.join(fields)})")
-        f = fields[key]
-        values[f.name] = _convert(
-            value_node, hints[f.name], path, key if where == "top level" else f"{where}.{key}"
-        )
+        key = _key(key_node, path, where)
+        if key not in keys:
+            allowed = ", ".join(k for k in keys if k not in _old_spellings(cls))
+            raise _fail(key_node, path, f"unknown key {key!r} in {where} (allowed: {allowed})")
+        field_path, hint = keys[key]
+        if field_path in seen:
+            first = seen[field_path]
+            same = f" ({key!r} and {first!r} are the same setting)" if first != key else ""
+            raise _fail(key_node, path, f"{where}: duplicate key {key!r}{same}")
+        seen[field_path] = key
+        inner = key if where == "top level" else f"{where}.{key}"
+        values[field_path] = _convert(value_node, hint, path, inner)
     try:
-        return cls(**values)
+        return _assemble(cls, values)
     except (TypeError, ValueError) as exc:
         raise _fail(node, path, f"{where}: {exc}") from None
+
+
+def _key(node: yaml.Node, path: str, where: str) -> str:
+    """A key as written: ``on`` stays ``on`` (YAML 1.1 would read it as true)."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise _fail(node, path, f"{where}: a key must be a single word, not a list or mapping")
+    return str(node.value)
+
+
+def _old_spellings(cls: type) -> set[str]:
+    """Keys kept for compatibility, left out of "allowed:" lists."""
+    old: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        old.update(f.metadata.get("aliases", ()))
+        old.update(f.metadata.get("hoisted", {}))
+        if f.metadata.get("inline"):
+            old |= _old_spellings(hints[f.name])
+    return old
+
+
+def _assemble(cls: type, values: Mapping[tuple[str, ...], Any]) -> Any:
+    """Build ``cls`` from values keyed by field path; nested objects built or amended as needed."""
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        deeper = {p[1:]: v for p, v in values.items() if len(p) > 1 and p[0] == f.name}
+        if (f.name,) in values:
+            kwargs[f.name] = values[(f.name,)]
+            if deeper:  # a hoisted key amends the nested object read from its own section
+                clash = [p[0] for p in deeper if p[0] in _given(values[(f.name,)], hints[f.name])]
+                if clash:
+                    raise ValueError(f"{f.name}.{clash[0]} is set twice (also by a top-level key)")
+                kwargs[f.name] = _replace_paths(kwargs[f.name], deeper)
+        elif deeper:
+            kwargs[f.name] = _assemble(hints[f.name], deeper)
+    return cls(**kwargs)
+
+
+def _given(obj: Any, cls: type) -> set[str]:
+    """Fields of ``obj`` that differ from ``cls``'s defaults (what its own section set)."""
+    default = cls()
+    return {f.name for f in dataclasses.fields(cls) if getattr(obj, f.name) != getattr(default, f.name)}

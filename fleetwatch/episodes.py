@@ -4,6 +4,8 @@ Pure: data and ``now`` in, new state and transitions out.
 
 - The same condition on consecutive polls is one episode, reported when it opens and when it
   resolves, not on every poll.
+Damping (``for`` / ``clear``) is what the config file's ``damping:`` section sets per detector:
+
 - ``for``: a detector may need its condition on N consecutive polls before the episode opens; until
   then the episode is *pending* (stored, counted, never reported).
 - ``clear``: an open episode resolves only after its detector found nothing on M consecutive
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fleetwatch.basics import Duration, yaml_key
 from fleetwatch.findings import Finding, Severity
 
 EpisodeKey = tuple[str, str]
@@ -35,27 +38,33 @@ class Change(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Rule:
-    """Damping for one detector."""
+class Damping:
+    """Flap damping for one detector."""
 
-    for_polls: int = 1
-    """Consecutive polls with the condition before the episode opens."""
-    clear_polls: int = 1
-    """Consecutive clean evaluated polls before an open episode resolves."""
+    for_polls: int = field(default=1, metadata=yaml_key("for"))
+    """Consecutive polls with the condition before the episode opens (``for``)."""
+    clear_polls: int = field(default=1, metadata=yaml_key("clear"))
+    """Consecutive clean evaluated polls before an open episode resolves (``clear``)."""
+
+    def __post_init__(self) -> None:
+        if self.for_polls < 1 or self.clear_polls < 1:
+            raise ValueError("`for` and `clear` count polls: at least 1")
 
 
 @dataclass(frozen=True)
 class Policy:
-    """How findings become episodes: per-detector rules and reminders."""
+    """How findings become episodes: per-detector damping and reminders."""
 
-    rules: Mapping[str, Rule] = field(default_factory=dict)
-    default: Rule = field(default_factory=Rule)
-    repeat_interval_s: float = 4 * 3600.0
+    damping: Mapping[str, Damping] = field(default_factory=dict, metadata=yaml_key("damping", "detectors"))
+    """Per-detector damping, e.g. ``supervisor_stale: {for: 2, clear: 2}`` (``detectors:`` in 0.1.0)."""
+    default: Damping = field(default_factory=Damping, metadata=yaml_key("default_damping", "default_rule"))
+    """Damping for detectors not listed (``default_rule:`` in 0.1.0)."""
+    repeat_interval: Duration = Duration(4 * 3600)
     """Remind still-open critical episodes this often; 0 disables reminders."""
 
-    def rule(self, detector: str) -> Rule:
-        """The rule for ``detector``."""
-        return self.rules.get(detector, self.default)
+    def damping_for(self, detector: str) -> Damping:
+        """The damping of ``detector``."""
+        return self.damping.get(detector, self.default)
 
 
 @dataclass(frozen=True)
@@ -123,12 +132,12 @@ def _seen(before: Episode, finding: Finding, now: float, policy: Policy) -> tupl
         misses=0,
     )
     if not ep.opened:
-        if ep.hits < policy.rule(ep.detector).for_polls:
+        if ep.hits < policy.damping_for(ep.detector).for_polls:
             return ep, None
         return replace(ep, opened=True, reminded_at=now), Change.OPENED
     if finding.severity > before.severity:
         return replace(ep, reminded_at=now), Change.ESCALATED
-    due = policy.repeat_interval_s > 0 and now - (ep.reminded_at or ep.started_at) >= policy.repeat_interval_s
+    due = policy.repeat_interval > 0 and now - (ep.reminded_at or ep.started_at) >= policy.repeat_interval
     if ep.severity is Severity.CRITICAL and due:
         return replace(ep, reminded_at=now), Change.REMINDED
     return ep, None
@@ -161,7 +170,7 @@ def advance(
             del result[key]  # a pending condition that went away was never reported
             continue
         misses = ep.misses + 1
-        if misses < policy.rule(detector).clear_polls:
+        if misses < policy.damping_for(detector).clear_polls:
             result[key] = replace(ep, misses=misses, hits=0)
             continue
         del result[key]

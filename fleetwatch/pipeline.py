@@ -9,25 +9,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from fleetwatch.detect import detect
-from fleetwatch.episodes import Episode, EpisodeKey, Policy, Transition, advance, open_only
+from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance, open_only
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
 from fleetwatch.inventory.model import Host
 from fleetwatch.probe.poll import as_failure, poll_many
-from fleetwatch.settings import Thresholds
+from fleetwatch.settings import PassSettings, Thresholds
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
-from fleetwatch.vantage import WATCHER, WATCHER_DETECTORS, Vantage, VantageRules, assess, watcher_finding
+from fleetwatch.vantage import WATCHER, WATCHER_DETECTORS, Vantage, assess, watcher_finding
 
-DEFAULT_TIMEOUT = 20.0
-"""Hard deadline per host covering connect + command."""
-DEFAULT_CONCURRENCY = 32
-"""Hosts polled at once."""
 RECENT_PASSES = 6
 """Pass times kept to learn the usual spacing (cron's period) for sleep detection."""
 
@@ -60,18 +56,6 @@ class TransitionSink(Protocol):
         """Store what must be sent for these transitions, in the caller's transaction."""
 
 
-@dataclass(frozen=True)
-class PassSettings:
-    """Knobs of one pass beyond the host list."""
-
-    timeout: float = DEFAULT_TIMEOUT
-    concurrency: int = DEFAULT_CONCURRENCY
-    interval: float = 60.0
-    """The expected time between passes (watch interval, or the cron period for ``check``)."""
-    policy: Policy = field(default_factory=Policy)
-    vantage: VantageRules = field(default_factory=VantageRules)
-
-
 def _observe(
     store: Store, alias: str, result: Snapshot | PollFailure, now: float, offline: bool
 ) -> Observation:
@@ -101,7 +85,7 @@ def settle(
     by_alias = {h.alias: h for h in hosts}
     with store.transaction():
         previous = json.loads(store.get_meta("recent_passes") or "[]")
-        vantage = assess(results, previous, now, settings.interval, settings.vantage)
+        vantage = assess(results, previous, now, settings.interval_s, settings.vantage)
         if vantage.gap_s is not None:
             store.reset_failure_clocks(now)
         observations = tuple(_observe(store, a, r, now, vantage.offline) for a, r in results.items())

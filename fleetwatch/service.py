@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 
 from fleetwatch import silences
 from fleetwatch.config import Config
-from fleetwatch.episodes import Episode, EpisodeKey, Policy, Rule
+from fleetwatch.episodes import Episode, EpisodeKey
 from fleetwatch.errors import FleetwatchError, HostError, StateError
 from fleetwatch.findings import Severity
 from fleetwatch.inventory.fleet import load_fleet
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_alias
 from fleetwatch.notify.messages import compose_text
-from fleetwatch.notify.model import Target, make_target
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.notify.sender import flush
-from fleetwatch.pipeline import PassResult, PassSettings, run_pass
+from fleetwatch.pipeline import PassResult, run_pass
+from fleetwatch.settings import WATCH_INTERVAL, PassSettings
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
 from fleetwatch.vantage import describe_gap
@@ -76,30 +76,6 @@ def select_fleet(
 
 KEEP_SENT_S = 30 * 86400.0
 """How long delivered notifications stay in the state database."""
-WATCH_INTERVAL = 60.0
-CHECK_INTERVAL = 300.0
-
-
-def pass_settings(config: Config, default_interval: float = WATCH_INTERVAL) -> PassSettings:
-    """The pipeline's knobs from the config."""
-    rules = {name: Rule(r.for_, r.clear) for name, r in config.detectors.items()}
-    policy = Policy(
-        rules=rules,
-        default=Rule(config.default_rule.for_, config.default_rule.clear),
-        repeat_interval_s=float(config.repeat_interval),
-    )
-    return PassSettings(
-        timeout=float(config.timeout),
-        concurrency=config.concurrency,
-        interval=config.interval_or(default_interval),
-        policy=policy,
-        vantage=config.offline,
-    )
-
-
-def targets(config: Config) -> list[Target]:
-    """Notification targets from the config (``--notify`` URLs are already merged in)."""
-    return [make_target(t.url, t.severities, t.groups) for t in config.notify]
 
 
 @dataclass
@@ -122,8 +98,8 @@ class Watcher:
         self.transport = Transport(
             keep_open=self.keep_open, resolve_jump=lambda name: resolve_alias(name, config_path)
         )
-        self.settings = pass_settings(self.config, self.default_interval)
-        self.outbox = Outbox(self.store.connection, targets(self.config))
+        self.settings = self.config.passes.with_default_interval(self.default_interval)
+        self.outbox = Outbox(self.store.connection, self.config.notify)
 
     async def run_pass(self) -> PassResult:
         """Poll, detect, settle: episodes and the notification outbox in one transaction."""
@@ -143,7 +119,7 @@ class Watcher:
     async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> list[ActionOutcome]:
         """Auto-stop (opt-in), send what is due (in the background in watch mode: delivery never blocks
         polling), heartbeat.  Returns the auto-stop outcomes of this pass."""
-        outcomes = await self._auto_stop(result, dry_run) if self.config.auto_stop_on else []
+        outcomes = await self._auto_stop(result, dry_run) if self.config.auto_stop.on else []
         if background:
             if self._sending is None or self._sending.done():
                 self._sending = asyncio.create_task(self.send())
@@ -154,15 +130,8 @@ class Watcher:
         return outcomes
 
     async def _auto_stop(self, result: PassResult, dry_run: bool) -> list[ActionOutcome]:
-        from fleetwatch.actions import AutoStopPolicy, Outcome, run_auto_stop
+        from fleetwatch.actions import Outcome, run_auto_stop
 
-        guards = self.config.auto_stop
-        policy = AutoStopPolicy(
-            on=frozenset(self.config.auto_stop_on),
-            consecutive=guards.consecutive,
-            max_per_hour=guards.max_per_hour,
-            drain_deadline_s=float(guards.drain_deadline),
-        )
         now = time.time()
         polled = {o.host: o.snapshot or o.failure for o in result.observations}
         outcomes = await run_auto_stop(
@@ -171,12 +140,12 @@ class Watcher:
             self.fleet.hosts,
             polled,
             result.episodes,
-            policy,
+            self.config.auto_stop,
             dry_run=dry_run,
             now=now,
             state_dir=self.store.path.parent,
             report=self.report,
-            timeout=float(self.config.timeout),
+            timeout=float(self.settings.timeout),
         )
         by_alias = self.fleet.by_alias
         for o in outcomes:

@@ -1,11 +1,24 @@
-"""Typed per-host settings: what a YAML inventory may set for a host, a group or as defaults.
+"""Typed settings the core uses: per host (from YAML inventories) and per pass (from the config file).
 
-Pure data: no I/O.  Defaults follow agent-runner's own detector semantics where they overlap.
+Pure data: no I/O.  Each setting is defined once, here or beside the code that uses it, and the config
+file holds these very objects.  Defaults follow agent-runner's own detector semantics where they overlap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from fleetwatch.basics import INLINE, Duration, yaml_key
+from fleetwatch.episodes import Policy
+from fleetwatch.vantage import VantageRules
+
+DEFAULT_TIMEOUT = Duration(20)
+"""Hard deadline per host covering connect + command (and per auto-stop exec)."""
+DEFAULT_CONCURRENCY = 32
+WATCH_INTERVAL = Duration(60)
+"""Time between passes in watch mode unless configured."""
+CHECK_INTERVAL = Duration(300)
+"""How often cron is assumed to run ``check`` unless configured (fleetwatch also learns it)."""
 
 
 @dataclass(frozen=True)
@@ -44,3 +57,29 @@ class HostSettings:
     """Remote ``--config`` path for agent-runner; default: ./agent-runner.toml in the SSH login directory."""
     thresholds: Thresholds = field(default_factory=Thresholds)
     """Detector thresholds."""
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    """Knobs of one pass beyond the host list (top-level keys of the config file)."""
+
+    timeout: Duration = DEFAULT_TIMEOUT
+    """Hard deadline per host for connect + command."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    """Hosts polled at once."""
+    interval: Duration | None = None
+    """The expected time between passes: watch mode's interval, or how often cron runs ``check`` (for
+    sleep detection); None: the command's default (60 s watching, 5 min for ``check``)."""
+    policy: Policy = field(default_factory=Policy, metadata=INLINE)
+    """How findings become episodes (damping, reminders)."""
+    vantage: VantageRules = field(default_factory=VantageRules, metadata=yaml_key("offline"))
+    """Watcher-offline and sleep detection."""
+
+    def with_default_interval(self, default: float) -> PassSettings:
+        """These settings with ``interval`` filled in when it was not configured."""
+        return self if self.interval is not None else replace(self, interval=Duration(default))
+
+    @property
+    def interval_s(self) -> float:
+        """The expected time between passes in seconds (watch mode's default when unset)."""
+        return float(self.interval if self.interval is not None else WATCH_INTERVAL)

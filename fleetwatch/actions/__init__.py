@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from fleetwatch.actions.audit import Audit
 from fleetwatch.actions.plan import HOUR_S, AuditRecord, AutoStopPolicy, Outcome, StopPlan, plan_stops
 from fleetwatch.basics import whoami
+from fleetwatch.settings import DEFAULT_TIMEOUT
 from fleetwatch.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ActionOutcome", "AuditRecord", "AutoStopPolicy", "Outcome", "StopPlan", "run_auto_stop"]
 
-DEFAULT_TIMEOUT = 20.0
-"""Hard deadline per SSH exec (the stop waits up to 5 s for serve; the peek takes well under 1 s)."""
 ABANDONED_S = 300.0
 """A row still ``started`` this long is from a fleetwatch that died mid-stop: re-verify it."""
 
@@ -123,7 +122,7 @@ async def run_auto_stop(
             fresh.get(rec.host),
             now=now,
             timeout=timeout,
-            deadline_s=policy.drain_deadline_s,
+            deadline_s=float(policy.drain_deadline),
         )
         for rec in pending
     ]

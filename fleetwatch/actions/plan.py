@@ -16,7 +16,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from fleetwatch.basics import iso
+from fleetwatch.basics import Duration, iso
 from fleetwatch.episodes import Episode, EpisodeKey
 
 HOUR_S = 3600.0
@@ -46,7 +46,7 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class AutoStopPolicy:
-    """Opt-in auto-stop: which detectors, after how many polls, and the fleet breaker."""
+    """Opt-in auto-stop: which detectors, after how many polls, the fleet breaker (``auto_stop:``)."""
 
     on: frozenset[str] = frozenset()
     """Detectors whose episodes stop the host's agent-runner (``auto_stop_on``); none by default."""
@@ -54,7 +54,7 @@ class AutoStopPolicy:
     """Polls in a row the condition must hold before a stop (``Episode.hits``)."""
     max_per_hour: int = 3
     """The fleet breaker: at most this many distinct hosts auto-stopped in any hour."""
-    drain_deadline_s: float = 600.0
+    drain_deadline: Duration = Duration(600)
     """A stop still draining this long after it was sent is reported failed."""
 
 

@@ -12,7 +12,6 @@ from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.settings import effective_config
 from fleetwatch.detect import REGISTRY
 from fleetwatch.report import ExitCode
-from fleetwatch.service import targets
 from fleetwatch.store import Store
 from fleetwatch.vantage import WATCHER_DETECTORS
 
@@ -70,7 +69,7 @@ def cmd_notify_test(args: argparse.Namespace) -> ExitCode:
     """Send a test message to every configured target and say how each went."""
     from fleetwatch.notify.sender import send_test
 
-    wanted = targets(effective_config(args))
+    wanted = effective_config(args).notify
     if not wanted:
         diag("no notification targets: add `notify:` to the config file or pass --notify URL")
         return ExitCode.UNKNOWN

@@ -71,7 +71,7 @@ def cmd_trust(args: argparse.Namespace) -> ExitCode:
     ssh_config, _ = ssh_config_path(config)
     target = resolve_alias(args.alias, ssh_config)
     transport = Transport(resolve_jump=lambda name: resolve_alias(name, ssh_config))
-    verdict, key_line = asyncio.run(transport.fetch_host_key(target, float(config.timeout)))
+    verdict, key_line = asyncio.run(transport.fetch_host_key(target, float(config.passes.timeout)))
     where = known_hosts_name(target.hostname, target.port)
     if verdict.outcome in ("", "known"):
         print(f"{args.alias} ({where}) is already trusted in {verdict.file}")

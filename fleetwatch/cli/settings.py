@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
 from fleetwatch import paths
-from fleetwatch.basics import parse_duration
-from fleetwatch.config import Config, Duration, NotifyTarget, load_config
+from fleetwatch.basics import Duration, parse_duration
+from fleetwatch.config import Config, load_config, with_values
 from fleetwatch.errors import ConfigError
 from fleetwatch.inventory.ssh_config import default_config
+from fleetwatch.notify.model import Target
 
-# Config fields that can also come from FLEETWATCH_<NAME> or --<name>.
-_DURATIONS = ("interval", "timeout")
-_SIMPLE = ("ssh_config", "heartbeat_url")
-
-
-def _duration(value: str, source: str) -> Duration:
-    try:
-        return Duration(parse_duration(value))
-    except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+# Settings that can also come from FLEETWATCH_<NAME> or --<name>, and where they live in the Config.
+_OVERLAY: dict[str, tuple[str, ...]] = {
+    "interval": ("passes", "interval"),
+    "timeout": ("passes", "timeout"),
+    "concurrency": ("passes", "concurrency"),
+    "ssh_config": ("ssh_config",),
+    "heartbeat_url": ("heartbeat_url",),
+}
 
 
 def effective_config(args: argparse.Namespace, base: Config | None = None) -> Config:
@@ -32,32 +30,36 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
     ``base`` replaces the file *and* the environment (the demo must never notify the user's real targets).
     """
     config = base if base is not None else load_config(getattr(args, "config", None))
-    changes: dict[str, Any] = {}
-    for name in (*_DURATIONS, *_SIMPLE, "concurrency", "inventory"):
+    changes: dict[tuple[str, ...], Any] = {}
+    for name in (*_OVERLAY, "inventory"):
         env = os.environ.get(f"FLEETWATCH_{name.upper()}") if base is None else None
         if env:
             changes.update(_convert(name, env, f"FLEETWATCH_{name.upper()}"))
-    for name in (*_DURATIONS, *_SIMPLE, "concurrency"):
+    for name in _OVERLAY:
         value = getattr(args, name, None)
         if value is not None:
             changes.update(_convert(name, str(value), f"--{name.replace('_', '-')}"))
     if getattr(args, "inventory", None):
-        changes["inventories"] = tuple(args.inventory)
-    extra = tuple(NotifyTarget(url) for url in getattr(args, "notify", None) or ())
-    changes["notify"] = (*config.notify, *extra)
-    return dataclasses.replace(config, **changes)
+        changes[("inventories",)] = tuple(args.inventory)
+    extra = tuple(Target(url) for url in getattr(args, "notify", None) or ())
+    changes[("notify",)] = (*config.notify, *extra)
+    return with_values(config, changes)
 
 
-def _convert(name: str, value: str, source: str) -> dict[str, Any]:
-    if name in _DURATIONS:
-        return {name: _duration(value, source)}
+def _convert(name: str, value: str, source: str) -> dict[tuple[str, ...], Any]:
+    if name == "inventory":
+        return {("inventories",): tuple(p for p in value.split(os.pathsep) if p)}
+    where = _OVERLAY[name]
+    if name in ("interval", "timeout"):
+        try:
+            return {where: Duration(parse_duration(value))}
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     if name == "concurrency":
         if not value.isdigit() or int(value) < 1:
             raise ConfigError(f"{source}: expected a whole number of hosts, got {value!r}")
-        return {name: int(value)}
-    if name == "inventory":
-        return {"inventories": tuple(p for p in value.split(os.pathsep) if p)}
-    return {name: value}
+        return {where: int(value)}
+    return {where: value}
 
 
 def ssh_config_path(config: Config) -> tuple[Path, bool]:

@@ -25,7 +25,8 @@ from fleetwatch.report import (
     text_line,
     transition_lines,
 )
-from fleetwatch.service import CHECK_INTERVAL, WATCH_INTERVAL, Fleet, Watcher, select_fleet
+from fleetwatch.service import Fleet, Watcher, select_fleet
+from fleetwatch.settings import CHECK_INTERVAL, WATCH_INTERVAL
 from fleetwatch.store import Store
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
                 await watcher.drain()
                 return exit_code(result.open_episodes, names)
             first = False
-            await asyncio.sleep(max(0.0, watcher.settings.interval - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, watcher.settings.interval_s - (time.monotonic() - started)))
     finally:
         await watcher.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetwatch.episodes import Change, Policy, Rule, advance
+from fleetwatch.episodes import Change, Damping, Policy, advance
 from fleetwatch.findings import Finding, Severity
 
 ALL = frozenset({"disk_critical", "disk_warning", "oauth_fail"})
@@ -55,7 +55,7 @@ def test_advance_does_not_mutate_its_input() -> None:
 
 
 def test_for_n_polls_keeps_the_episode_pending_and_unreported_until_then() -> None:
-    policy = Policy(rules={"oauth_fail": Rule(for_polls=3)})
+    policy = Policy(damping={"oauth_fail": Damping(for_polls=3)})
     state, t1 = advance({}, [f("pi", "oauth_fail")], {"pi": ALL}, 1.0, policy)
     state, t2 = advance(state, [f("pi", "oauth_fail")], {"pi": ALL}, 2.0, policy)
     assert t1 == t2 == [] and not state[("pi", "oauth_fail")].opened
@@ -64,14 +64,14 @@ def test_for_n_polls_keeps_the_episode_pending_and_unreported_until_then() -> No
 
 
 def test_a_pending_condition_that_goes_away_is_forgotten_silently() -> None:
-    policy = Policy(rules={"oauth_fail": Rule(for_polls=2)})
+    policy = Policy(damping={"oauth_fail": Damping(for_polls=2)})
     state, _ = advance({}, [f("pi", "oauth_fail")], {"pi": ALL}, 1.0, policy)
     state, ts = advance(state, [], {"pi": ALL}, 2.0, policy)
     assert state == {} and ts == []
 
 
 def test_a_short_recovery_neither_closes_nor_reopens_with_clear_2() -> None:
-    policy = Policy(rules={"disk_critical": Rule(clear_polls=2)})
+    policy = Policy(damping={"disk_critical": Damping(clear_polls=2)})
     state, _ = advance({}, [f("pi", "disk_critical")], {"pi": ALL}, 1.0, policy)
     state, gap = advance(state, [], {"pi": ALL}, 2.0, policy)
     state, back = advance(state, [f("pi", "disk_critical")], {"pi": ALL}, 3.0, policy)
@@ -82,7 +82,7 @@ def test_a_short_recovery_neither_closes_nor_reopens_with_clear_2() -> None:
 
 
 def test_open_critical_episodes_are_reminded_every_repeat_interval() -> None:
-    policy = Policy(repeat_interval_s=100.0)
+    policy = Policy(repeat_interval=100.0)
     state, _ = advance({}, [f("pi", "disk_critical")], {"pi": ALL}, 0.0, policy)
     changes = []
     for now in (50.0, 100.0, 150.0, 200.0):
@@ -93,19 +93,19 @@ def test_open_critical_episodes_are_reminded_every_repeat_interval() -> None:
 
 def test_warnings_are_not_reminded_and_zero_disables_reminders() -> None:
     state, _ = advance(
-        {}, [f("pi", "disk_warning", Severity.WARNING)], {"pi": ALL}, 0.0, Policy(repeat_interval_s=1)
+        {}, [f("pi", "disk_warning", Severity.WARNING)], {"pi": ALL}, 0.0, Policy(repeat_interval=1)
     )
     state, ts = advance(
-        state, [f("pi", "disk_warning", Severity.WARNING)], {"pi": ALL}, 9.0, Policy(repeat_interval_s=1)
+        state, [f("pi", "disk_warning", Severity.WARNING)], {"pi": ALL}, 9.0, Policy(repeat_interval=1)
     )
     assert ts == []
-    state, _ = advance({}, [f("pi", "oauth_fail")], {"pi": ALL}, 0.0, Policy(repeat_interval_s=0))
-    state, ts = advance(state, [f("pi", "oauth_fail")], {"pi": ALL}, 1e9, Policy(repeat_interval_s=0))
+    state, _ = advance({}, [f("pi", "oauth_fail")], {"pi": ALL}, 0.0, Policy(repeat_interval=0))
+    state, ts = advance(state, [f("pi", "oauth_fail")], {"pi": ALL}, 1e9, Policy(repeat_interval=0))
     assert ts == []
 
 
 def test_hits_count_consecutive_polls_and_reset_on_a_clean_one() -> None:
-    policy = Policy(rules={"oauth_fail": Rule(clear_polls=3)})
+    policy = Policy(damping={"oauth_fail": Damping(clear_polls=3)})
     state, _ = advance({}, [f("pi", "oauth_fail")], {"pi": ALL}, 1.0, policy)
     state, _ = advance(state, [f("pi", "oauth_fail")], {"pi": ALL}, 2.0, policy)
     assert state[("pi", "oauth_fail")].hits == 2

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from fleetwatch.config import parse_config
 from fleetwatch.errors import ConfigError
 from fleetwatch.findings import Severity
 from fleetwatch.notify.messages import compose_text
-from fleetwatch.notify.model import ALL_SEVERITIES, Notification, Target, make_target
+from fleetwatch.notify.model import ALL_SEVERITIES, Notification, Target
 
 
 def note(severity: Severity, *groups: str) -> Notification:
@@ -35,18 +36,23 @@ def test_severity_and_group_limits_combine() -> None:
     assert not t.wants(note(Severity.WARNING, "lab")) and not t.wants(note(Severity.CRITICAL, "attic"))
 
 
-def test_make_target_reads_config_values() -> None:
-    t = make_target("tgram://1:tok/2", ["critical", "WARNING"], ["lab"])
+def test_a_config_file_target_reads_severity_names_and_groups() -> None:
+    config = parse_config(
+        "notify:\n  - url: tgram://1:tok/2\n    severities: [critical, WARNING]\n    groups: [lab]\n"
+        "  - url: slack://a/b/c\n",
+        "config.yaml",
+    )
+    t, every = config.notify
     assert t.severities == {Severity.CRITICAL, Severity.WARNING} and t.groups == {"lab"}
-    assert make_target("slack://a/b/c").severities == ALL_SEVERITIES
+    assert every.severities == ALL_SEVERITIES
 
 
-def test_make_target_errors_name_the_problem_without_echoing_the_url() -> None:
+def test_target_errors_name_the_problem_without_echoing_the_url() -> None:
     with pytest.raises(ConfigError, match="unknown severity 'urgent'"):
-        make_target("tgram://1:tok/2", ["urgent"])
+        parse_config("notify:\n  - url: tgram://1:tok/2\n    severities: [urgent]\n", "config.yaml")
     with pytest.raises(ConfigError, match="not an Apprise URL") as err:
-        make_target("xoxb-secret-token-123")
-    assert "secret" not in str(err.value)
+        parse_config("notify:\n  - url: xoxb-secret-token-123\n", "config.yaml")
+    assert "secret" not in str(err.value) and "config.yaml:2" in str(err.value)
 
 
 def test_target_repr_hides_the_url() -> None:

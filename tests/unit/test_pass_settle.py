@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fleetwatch.basics import Duration
 from fleetwatch.errors import Stage
 from fleetwatch.findings import PollFailure
-from fleetwatch.pipeline import PassSettings, settle
+from fleetwatch.pipeline import settle
+from fleetwatch.settings import PassSettings
 from fleetwatch.store import Store
 from tests.unit.builders import snapshot
 
 REFUSED = PollFailure(Stage.CONNECT, "connection refused")
-SETTINGS = PassSettings(interval=60.0)
+SETTINGS = PassSettings(interval=Duration(60))
 
 
 def detectors(findings: list) -> set[tuple[str, str]]:
@@ -21,7 +23,7 @@ def detectors(findings: list) -> set[tuple[str, str]]:
 def test_failures_add_up_to_a_giveup_across_cron_runs(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     results = {"pi1": REFUSED, "pi2": snapshot(None), "pi3": snapshot(None)}
-    cron = PassSettings(interval=300.0)  # `check` every 5 minutes
+    cron = PassSettings(interval=Duration(300))  # `check` every 5 minutes
     _, first, *_ = settle(store, [], results, 1000.0, cron)
     _, later, *_ = settle(store, [], results, 1000.0 + 300, cron)
     assert ("pi1", "remote_blip") in detectors(first)
