@@ -84,7 +84,7 @@ def settle(
     settings = settings or PassSettings()
     by_alias = {h.alias: h for h in hosts}
     with store.transaction():
-        previous = json.loads(store.get_meta("recent_passes") or "[]")
+        previous = store.recent_passes()
         vantage = assess(results, previous, now, settings.interval_s, settings.vantage)
         if vantage.gap_s is not None:
             store.reset_failure_clocks(now)

@@ -85,7 +85,7 @@ class HostFacts:
         return cls(
             received_at=snap.received_at,
             remote_time=snap.remote_time,
-            understood=snap.runner is not None and peek is not None,
+            understood=snap.peek_error is None,
             problem=snap.peek_error,
             runner=snap.runner,
             project=peek.project or None if peek is not None else None,

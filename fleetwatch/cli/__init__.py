@@ -1,8 +1,8 @@
-"""Command line: ``fleetwatch [--host H] [--once]``, ``check``, ``hosts``, ``trust``, ``silence``, ``ack``,
-``unsilence``, ``notify-test``, ``demo``.
+"""Command line: ``fleetwatch [--host H] [--once]``, ``check``, ``status``, ``silences``, ``hosts``,
+``trust``, ``silence``, ``ack``, ``unsilence``, ``discard-backlog``, ``notify-test``, ``demo``.
 
 Data goes to stdout (text or ``--json``); one-line ``fleetwatch: …`` diagnostics go to stderr;
-exit codes follow the monitoring-plugin convention (``report.ExitCode``).
+exit codes follow the monitoring-plugin convention (``status.ExitCode``).
 """
 
 from __future__ import annotations
@@ -14,15 +14,19 @@ from fleetwatch.cli.alerts import cmd_ack, cmd_notify_test, cmd_silence, cmd_uns
 from fleetwatch.cli.hosts import cmd_hosts, cmd_trust
 from fleetwatch.cli.output import diag
 from fleetwatch.cli.parser import build_parser
+from fleetwatch.cli.status import cmd_discard_backlog, cmd_silences, cmd_status
 from fleetwatch.cli.watch import cmd_check, cmd_demo, cmd_watch
 from fleetwatch.errors import FleetwatchError
-from fleetwatch.report import ExitCode
+from fleetwatch.status import ExitCode
 
 __all__ = ["build_parser", "main"]
 
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], ExitCode]] = {
     None: cmd_watch,
     "check": cmd_check,
+    "status": cmd_status,
+    "silences": cmd_silences,
+    "discard-backlog": cmd_discard_backlog,
     "hosts": cmd_hosts,
     "trust": cmd_trust,
     "silence": cmd_silence,

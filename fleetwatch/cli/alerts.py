@@ -11,7 +11,7 @@ from fleetwatch.basics import iso, whoami
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.settings import effective_config
 from fleetwatch.detect import REGISTRY
-from fleetwatch.report import ExitCode
+from fleetwatch.status import ExitCode
 from fleetwatch.store import Store
 from fleetwatch.vantage import WATCHER_DETECTORS
 

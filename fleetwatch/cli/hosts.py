@@ -10,10 +10,10 @@ from pathlib import Path
 
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.settings import effective_config, ssh_config_path
+from fleetwatch.inventory.fleet import select_fleet
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_alias
-from fleetwatch.report import ExitCode
-from fleetwatch.service import select_fleet
+from fleetwatch.status import ExitCode
 from fleetwatch.transport import Transport
 from fleetwatch.transport.host_keys import known_hosts_name, record_key_line
 
@@ -49,7 +49,7 @@ def cmd_hosts(args: argparse.Namespace) -> ExitCode:
     if args.json:
         out([json.dumps(host_record(h)) for h in fleet.hosts])
         return ExitCode.UNKNOWN if fleet.unresolved else ExitCode.OK
-    table = [("ALIAS", "HOSTNAME", "USER", "PORT", "PROXYJUMP", "GROUPS")] + [
+    table = [("ALIAS", "HOSTNAME", "USER", "PORT", "PROXYJUMP", "GROUPS", "ENABLED")] + [
         (
             h.alias,
             h.target.hostname,
@@ -57,6 +57,7 @@ def cmd_hosts(args: argparse.Namespace) -> ExitCode:
             str(h.target.port),
             h.target.proxy_jump or "-",
             ",".join(h.groups) or "-",
+            "yes" if h.settings.enabled else "no",
         )
         for h in fleet.hosts
     ]

@@ -89,7 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
     check = subs.add_parser("check", help="one pass for cron: summary line with perfdata, exit 0/1/2/3")
     _selection(check, sub=True)
     _run(check, sub=True)
-    hosts = subs.add_parser("hosts", help="list the resolved hosts")
+    status = subs.add_parser(
+        "status", help="the fleet as last seen, from the state store: no poll; exit 0/1/2/3 on what it shows"
+    )
+    _selection(status, sub=True)
+    status.add_argument(
+        "--interval",
+        metavar="S",
+        default=argparse.SUPPRESS,
+        help="how often passes run (watch interval or cron period; default: learned from the store, at least "
+        "5m): a poll older than 3 of these is shown stale",
+    )
+    silences = subs.add_parser("silences", help="list silences and acks in force (who, why, until)")
+    _selection(silences, sub=True)
+    discard = subs.add_parser(
+        "discard-backlog", help="drop the undelivered notifications of one target (as `status` shows it)"
+    )
+    discard.add_argument("target", metavar="TARGET", help="the target's URL, or its redacted form")
+    _selection(discard, sub=True)
+    hosts = subs.add_parser("hosts", help="list the resolved hosts, and whether each is enabled")
     _selection(hosts, sub=True)
     trust = subs.add_parser(
         "trust", help="fetch a host's key, show its fingerprint, record it once confirmed"

@@ -7,30 +7,30 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fleetwatch import paths
 from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.render import (
+    check_document,
+    check_lines,
+    check_summary,
+    exit_code,
+    open_lines,
+    transition_lines,
+)
 from fleetwatch.cli.settings import effective_config, ssh_config_path
 from fleetwatch.config import Config
 from fleetwatch.episodes import Change
+from fleetwatch.events import ActionFinished, DeliveriesFlushed, PassFinished, WatcherEvent
+from fleetwatch.inventory.fleet import Fleet, select_fleet
 from fleetwatch.pipeline import PassResult
-from fleetwatch.report import (
-    ExitCode,
-    action_line,
-    check_summary,
-    exit_code,
-    muted_line,
-    open_lines,
-    text_line,
-    transition_lines,
-)
-from fleetwatch.service import Fleet, Watcher, select_fleet
 from fleetwatch.settings import CHECK_INTERVAL, WATCH_INTERVAL
+from fleetwatch.status import ExitCode
 from fleetwatch.store import Store
+from fleetwatch.watcher import Watcher
 
-if TYPE_CHECKING:
-    from fleetwatch.actions.stop import ActionOutcome
+QUIET_EVENTS = (PassFinished, DeliveriesFlushed, ActionFinished)
+"""Events the CLI does not print on stderr (``check`` prints actions on stdout)."""
 
 
 def _fleet(args: argparse.Namespace, config: Config) -> Fleet:
@@ -39,8 +39,10 @@ def _fleet(args: argparse.Namespace, config: Config) -> Fleet:
     return select_fleet(ssh_config, inventories, args.host or [], args.group or [], explicit_config=explicit)
 
 
-def _action_lines(actions: list[ActionOutcome], as_json: bool) -> list[str]:
-    return [action_line(a.host, a.detector, str(a.outcome), a.summary, a.command, as_json) for a in actions]
+def _diagnose(event: WatcherEvent) -> None:
+    """What the watcher reports, as one ``fleetwatch: …`` line on stderr."""
+    if not isinstance(event, QUIET_EVENTS):
+        diag(str(event))
 
 
 def _first_lines(result: PassResult, names: set[str], as_json: bool) -> list[str]:
@@ -76,7 +78,7 @@ def _open(
     if not fleet.hosts and not fleet.unresolved:
         raise SystemExit(_no_hosts(fleet))
     store = Store.open(paths.state_dir(args.state_dir))
-    return Watcher(fleet, store, config, keep_open=keep_open, default_interval=interval, report=diag)
+    return Watcher(fleet, store, config, keep_open=keep_open, default_interval=interval, emit=_diagnose)
 
 
 def _no_hosts(fleet: Fleet) -> int:
@@ -95,36 +97,25 @@ def cmd_watch(args: argparse.Namespace) -> ExitCode:
 
 
 async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
+    actions: list[ActionFinished] = []
+
+    def emit(event: WatcherEvent) -> None:
+        if isinstance(event, ActionFinished):
+            actions.append(event)
+        _diagnose(event)
+
+    watcher.emit = emit
     try:
         started = time.monotonic()
         result = await watcher.run_pass()
-        actions = await watcher.after_pass(result, dry_run=args.dry_run, background=False)
+        await watcher.after_pass(result, dry_run=args.dry_run, background=False)
         await watcher.drain()
-        names = watcher.fleet.names
-        muted = watcher.muted(result.open_episodes)
-        extra = {"seconds": round(time.monotonic() - started, 2), **watcher.outbox_counts()}
-        summary = check_summary(result.open_episodes, names, muted, extra)
-        eps = sorted(result.open_episodes.values(), key=lambda e: (-e.severity, e.host, e.detector))
+        status = watcher.status()
+        summary = check_summary(status, {"seconds": round(time.monotonic() - started, 2)})
         if args.json:
-            doc = {
-                "status": summary.code.name,
-                "summary": summary.line,
-                "perfdata": summary.perfdata,
-                "alerts": [json.loads(muted_line(e, muted.get(e.key, ""), True)) for e in eps],
-                "silences": watcher.silence_records(),
-                "actions": [json.loads(line) for line in _action_lines(actions, True)],
-            }
-            out([json.dumps(doc, default=str)])
+            out([json.dumps(check_document(status, summary, actions), default=str)])
         else:
-            lines = [summary.line]
-            for e in eps:
-                lines.append(
-                    muted_line(e, muted[e.key], False)
-                    if e.key in muted
-                    else text_line(e, "firing", e.started_at)
-                )
-            lines += _action_lines(actions, False) + watcher.silence_lines()
-            out(lines)
+            out(check_lines(status, summary, actions))
         return summary.code
     finally:
         await watcher.close()

@@ -4,7 +4,7 @@
 - ``ssh_config``: alias discovery, and a fallback resolver for hosts without an ``ssh`` binary.
 - ``resolve``: ``ssh -G`` per alias, concurrently; failures are ``ResolveError`` values.
 - ``yaml_file``: ``--inventory`` files with groups and per-host settings, errors at ``file:line``.
-- ``fleet``: ``load_fleet`` and ``select``, what the front ends call.
+- ``fleet``: ``select_fleet`` (the front ends' selection: discover, pick, resolve) and its parts.
 
 Only the model is imported here, so pure modules can use ``Host`` without loading YAML or subprocess code.
 """

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleetwatch.errors import InventoryError
+from fleetwatch.errors import HostError, InventoryError
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_all
 from fleetwatch.inventory.ssh_config import discover_aliases
@@ -67,6 +67,47 @@ def resolve_members(chosen: Sequence[Member], ssh_config: Path) -> tuple[list[Ho
         else:
             hosts.append(Host(m.alias, target, m.groups, m.settings))
     return hosts, errors
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The selected members, those of them resolved, and those that failed to (polled as failures)."""
+
+    members: tuple[Member, ...]
+    hosts: tuple[Host, ...]
+    unresolved: Mapping[str, HostError]
+    ssh_config: Path
+
+    @property
+    def names(self) -> list[str]:
+        """Every selected alias, resolved or not, in inventory order."""
+        return [m.alias for m in self.members]
+
+    @property
+    def by_alias(self) -> dict[str, Host]:
+        """Resolved hosts by alias."""
+        return {h.alias: h for h in self.hosts}
+
+
+def select_fleet(
+    ssh_config: Path,
+    inventories: Sequence[Path],
+    names: Sequence[str],
+    groups: Sequence[str],
+    *,
+    explicit_config: bool,
+    everything: bool = False,
+    resolve: bool = True,
+) -> Fleet:
+    """Discover and select members (all of them with ``everything``), then resolve them unless a
+    read-only view needs only their names (``resolve=False``)."""
+    fleet = members(ssh_config, inventories, explicit_config=explicit_config)
+    chosen = fleet if everything else pick(fleet, names, groups)
+    if not resolve:
+        return Fleet(tuple(chosen), (), {}, ssh_config)
+    hosts, errors = resolve_members(chosen, ssh_config)
+    unresolved = {e.host: e for e in errors if isinstance(e, HostError)}
+    return Fleet(tuple(chosen), tuple(hosts), unresolved, ssh_config)
 
 
 def load_fleet(

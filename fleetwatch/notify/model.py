@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fleetwatch.basics import human_duration
 from fleetwatch.findings import Severity
 
 ALL_SEVERITIES = frozenset(Severity)
@@ -50,3 +51,31 @@ class Target:
         if notification.severity not in self.severities:
             return False
         return not self.groups or not self.groups.isdisjoint(notification.groups)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What is still waiting for one target, for ``check`` and the TUI."""
+
+    target: str
+    """The redacted URL."""
+    pending: int
+    failed: int
+    oldest_age_s: float
+    next_attempt_in_s: float
+    attempts: int
+    last_error: str | None
+    configured: bool
+    """False when the target was removed from the config: its backlog is never sent."""
+
+    def describe(self) -> str:
+        """One line for ``check`` output and stderr."""
+        count = self.pending + self.failed
+        text = f"{count} notification{'s' if count != 1 else ''} queued for {self.target}"
+        text += f" (oldest {human_duration(self.oldest_age_s)} ago"
+        if not self.configured:
+            return text + "): target no longer configured, never sent; add it back or discard the backlog"
+        if self.attempts:
+            tries = f"{self.attempts} failed attempt{'s' if self.attempts != 1 else ''}"
+            text += f", {tries}, next try in {human_duration(self.next_attempt_in_s)}"
+        return text + (f"): {self.last_error}" if self.last_error else ")")

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetwatch import silences
-from fleetwatch.basics import human_duration
 from fleetwatch.episodes import Change, Transition
 from fleetwatch.findings import Severity
 from fleetwatch.inventory.model import Host
 from fleetwatch.notify import apprise_edge
 from fleetwatch.notify.messages import compose
-from fleetwatch.notify.model import Notification, Target
+from fleetwatch.notify.model import Backlog, Notification, Target
 from fleetwatch.store import immediate
 
 LEASE_S = 120.0
@@ -50,34 +49,6 @@ class Delivery:
     attempts: int
     claim: str
     notification: Notification
-
-
-@dataclass(frozen=True)
-class Backlog:
-    """What is still waiting for one target, for ``check`` and the TUI."""
-
-    target: str
-    """The redacted URL."""
-    pending: int
-    failed: int
-    oldest_age_s: float
-    next_attempt_in_s: float
-    attempts: int
-    last_error: str | None
-    configured: bool
-    """False when the target was removed from the config: its backlog is never sent."""
-
-    def describe(self) -> str:
-        """One line for ``check`` output and stderr."""
-        count = self.pending + self.failed
-        text = f"{count} notification{'s' if count != 1 else ''} queued for {self.target}"
-        text += f" (oldest {human_duration(self.oldest_age_s)} ago"
-        if not self.configured:
-            return text + "): target no longer configured, never sent; add it back or discard the backlog"
-        if self.attempts:
-            tries = f"{self.attempts} failed attempt{'s' if self.attempts != 1 else ''}"
-            text += f", {tries}, next try in {human_duration(self.next_attempt_in_s)}"
-        return text + (f"): {self.last_error}" if self.last_error else ")")
 
 
 _NOTIFICATION_COLUMNS = ", ".join(
@@ -303,15 +274,22 @@ class Outbox:
             for r in rows
         ]
 
-    def discard_unconfigured(self) -> int:
-        """Drop the backlog of targets no longer in the config (the user removed them on purpose)."""
-        urls = [t.url for t in self.targets]
-        marks = ",".join("?" * len(urls)) or "NULL"
+    def discard(self, target: str) -> dict[str, int]:
+        """Drop the undelivered backlog of the target written as ``target`` (its URL, or the redacted form
+        ``check`` and ``status`` show); returns how many were dropped per redacted target."""
+        rows = self._query("SELECT DISTINCT target_url FROM deliveries WHERE state != 'sent'")
+        urls = [
+            r["target_url"] for r in rows if target in (r["target_url"], apprise_edge.redact(r["target_url"]))
+        ]
+        dropped: dict[str, int] = {}
         with self._writing():
-            cur = self._conn.execute(
-                f"DELETE FROM deliveries WHERE state != 'sent' AND target_url NOT IN ({marks})", urls
-            )
-        return cur.rowcount
+            for url in urls:
+                cur = self._conn.execute(
+                    "DELETE FROM deliveries WHERE state != 'sent' AND target_url = ?", (url,)
+                )
+                shown = apprise_edge.redact(url)
+                dropped[shown] = dropped.get(shown, 0) + cur.rowcount
+        return dropped
 
     def prune(self, before: float) -> int:
         """Forget notifications created before ``before`` with nothing left to deliver."""

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from fleetwatch.basics import human_duration, iso
 from fleetwatch.errors import NotifyError, StateError
+from fleetwatch.events import DeliveriesPaused, DeliveryFailed, DeliveryLapsed
 from fleetwatch.findings import Severity
 from fleetwatch.notify import apprise_edge
 from fleetwatch.notify.messages import compose_text
@@ -56,8 +57,11 @@ class TestResult:
     """None when the message went out."""
 
 
-def _stderr(line: str) -> None:
-    print(f"fleetwatch: {line}", file=sys.stderr, flush=True)
+Report = Callable[[DeliveryFailed | DeliveryLapsed | DeliveriesPaused], None]
+
+
+def _stderr(event: DeliveryFailed | DeliveryLapsed | DeliveriesPaused) -> None:
+    print(f"fleetwatch: {event}", file=sys.stderr, flush=True)
 
 
 def _late(n: Notification, now: float) -> Notification:
@@ -94,7 +98,7 @@ async def flush(
     now_fn: Callable[[], float] = time.time,
     *,
     send: SendFn = apprise_edge.send,
-    report: Callable[[str], None] = _stderr,
+    report: Report = _stderr,
     limit: int = 50,
     timeout: float = SEND_TIMEOUT_S,
 ) -> FlushResult:
@@ -109,7 +113,7 @@ async def flush(
             sqlite3.Error,
             StateError,
         ) as exc:  # e.g. locked by a long pass: what was claimed is retried later
-            report(f"notifications paused: state database busy ({exc}); they stay queued for the next pass")
+            report(DeliveriesPaused(str(exc)))
             break
         total = FlushResult(total.sent + done.sent, total.failed + done.failed)
         if len(batch) < limit:
@@ -122,7 +126,7 @@ async def _deliver(
     batch: Sequence[Delivery],
     now_fn: Callable[[], float],
     send: SendFn,
-    report: Callable[[str], None],
+    report: Report,
     timeout: float,
 ) -> FlushResult:
     """Send one claimed batch in order; the first failure for a target backs off the rest of its queue."""
@@ -141,26 +145,23 @@ async def _deliver(
         if error is None:
             sent += 1
             if not outbox.mark_sent(d, now_fn()):
-                report(
-                    f"{d.notification.title!r} reached {apprise_edge.redact(d.target_url)} after its "
-                    "claim lapsed; another fleetwatch run may send it again"
-                )
+                report(DeliveryLapsed(apprise_edge.redact(d.target_url), d.notification.title))
             continue
         failed += 1
         down.add(d.target_url)
         now = now_fn()
         retry_at = outbox.mark_failed(d, error, now)
-        report(_failure_line(outbox, d, error, retry_at - now))
+        report(
+            DeliveryFailed(
+                target=apprise_edge.redact(d.target_url),
+                title=d.notification.title,
+                error=error,
+                waiting=outbox.waiting(d.target_url),
+                retry_in_s=retry_at - now,
+                attempt=d.attempts + 1,
+            )
+        )
     return FlushResult(sent, failed)
-
-
-def _failure_line(outbox: Outbox, d: Delivery, error: str, retry_in: float) -> str:
-    waiting = outbox.waiting(d.target_url)
-    return (
-        f"{error}; {d.notification.title!r} and {waiting - 1} more stay queued, next try in "
-        f"{human_duration(retry_in)} (attempt {d.attempts + 1}): check that the service is up and the "
-        "URL right, `fleetwatch notify-test` tries every target"
-    )
 
 
 async def send_test(

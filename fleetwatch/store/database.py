@@ -146,6 +146,10 @@ class Store:
         """Store a bookkeeping value."""
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
 
+    def recent_passes(self) -> list[float]:
+        """When the last few passes ran, oldest first."""
+        return [float(t) for t in json.loads(self.get_meta("recent_passes") or "[]")]
+
     def reset_failure_clocks(self, now: float) -> None:
         """Restart every failure streak at ``now`` (after a gap in watching, e.g. a laptop sleep)."""
         self._conn.execute("UPDATE failure_clocks SET failing_since=?, last_failure_at=?", (now, now))

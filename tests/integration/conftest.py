@@ -360,9 +360,11 @@ class Result:
         )
 
 
-def run_cli(*argv: str, stdin: str | None = None, timeout: float = 120) -> Result:
-    """Run the real CLI as a subprocess from this checkout."""
-    env = dict(os.environ)
+def run_cli(
+    *argv: str, stdin: str | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> Result:
+    """Run the real CLI as a subprocess from this checkout (``env`` adds to or overrides ours)."""
+    env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     started = time.monotonic()
     proc = subprocess.run(

@@ -171,6 +171,11 @@ class SilentListener:
                 return
             self._held.append(conn)  # keep it open, say nothing
 
+    @property
+    def accepted(self) -> int:
+        """Connections accepted so far."""
+        return len(self._held)
+
     def close(self) -> None:
         """Stop accepting and drop every held connection."""
         self._closing = True

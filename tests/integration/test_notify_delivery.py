@@ -44,7 +44,9 @@ def auth_failing(store: Store, outbox: Outbox, hosts: list[Host], now: float) ->
 
 
 def run_flush(outbox: Outbox, now: float, lines: list[str] | None = None) -> FlushResult:
-    return asyncio.run(flush(outbox, lambda: now, report=(lines if lines is not None else []).append))
+    return asyncio.run(
+        flush(outbox, lambda: now, report=lambda e: (lines if lines is not None else []).append(str(e)))
+    )
 
 
 @pytest.fixture

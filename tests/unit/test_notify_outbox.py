@@ -227,7 +227,9 @@ def test_backlog_of_a_removed_target_is_reported_not_sent_until_discarded(store:
         ("json://127.0.0.1:9/slack", True),
         ("json://127.0.0.1:9/pager", False),
     ]
-    assert outbox.discard_unconfigured() == 1
+    assert outbox.discard("json://127.0.0.1:9/pager") == {"json://127.0.0.1:9/pager": 1}
+    assert [b.target for b in outbox.pending_summary(NOW)] == ["json://127.0.0.1:9/slack"]
+    assert outbox.discard("json://nowhere/else") == {}
 
 
 def test_enqueue_one_queues_an_ad_hoc_notification_once(store: Store) -> None:

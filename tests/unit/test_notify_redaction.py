@@ -80,7 +80,7 @@ def test_flush_reports_a_crashing_sender_without_the_secret(tmp_path: Path) -> N
         raise RuntimeError(f"could not POST to {url} (token abcd1234supersecret)")
 
     lines: list[str] = []
-    asyncio.run(flush(outbox, lambda: 1.0, send=leaky, report=lines.append))
+    asyncio.run(flush(outbox, lambda: 1.0, send=leaky, report=lambda e: lines.append(str(e))))
     tests = asyncio.run(send_test([Target(url)], 1.0, send=leaky))
     [backlog] = outbox.pending_summary(1.0)
     for text in [*lines, *(str(t) for t in tests), repr(backlog)]:

@@ -89,21 +89,29 @@ def test_a_down_target_is_reported_retried_with_backoff_and_does_not_hold_up_oth
     service.down.add(DOWN.url)
     store_pass(store, box, ["pi1"], NOW)
     store_pass(store, box, ["pi2"], NOW)
-    assert asyncio.run(flush(box, clock, send=service, report=lines.append)) == FlushResult(2, 1)
+    assert asyncio.run(flush(box, clock, send=service, report=lambda e: lines.append(str(e)))) == FlushResult(
+        2, 1
+    )
     [line] = lines  # one line per failing target, not one per message
     assert "json://127.0.0.1:9/down failed: connection refused" in line
     assert "'[CRIT] pi1 disk_critical' and 1 more stay queued, next try in 30 s (attempt 1)" in line
     assert "fleetwatch notify-test" in line and "downsecret" not in line
 
     clock.now += 29
-    assert asyncio.run(flush(box, clock, send=service, report=lines.append)) == FlushResult(0, 0)
+    assert asyncio.run(flush(box, clock, send=service, report=lambda e: lines.append(str(e)))) == FlushResult(
+        0, 0
+    )
     clock.now += 1
-    assert asyncio.run(flush(box, clock, send=service, report=lines.append)) == FlushResult(0, 1)
+    assert asyncio.run(flush(box, clock, send=service, report=lambda e: lines.append(str(e)))) == FlushResult(
+        0, 1
+    )
     assert "next try in 60 s (attempt 2)" in lines[-1]
 
     service.down.clear()
     clock.now += 60
-    assert asyncio.run(flush(box, clock, send=service, report=lines.append)) == FlushResult(2, 0)
+    assert asyncio.run(flush(box, clock, send=service, report=lambda e: lines.append(str(e)))) == FlushResult(
+        2, 0
+    )
     to_down = [t for u, t, _ in service.sent if u == DOWN.url]
     assert to_down == ["[CRIT] pi1 disk_critical", "[CRIT] pi2 disk_critical"]  # in order, once each
     assert box.pending_summary(clock.now) == []
@@ -122,7 +130,7 @@ def test_a_send_that_hangs_is_a_failure_not_a_stuck_flush(outbox: tuple[Store, O
     service, clock, lines = FakeService(), Clock(), list[str]()
     service.delay = 0.5
     store_pass(store, box, ["pi1"], NOW)
-    result = asyncio.run(flush(box, clock, send=service, report=lines.append, timeout=0.1))
+    result = asyncio.run(flush(box, clock, send=service, report=lambda e: lines.append(str(e)), timeout=0.1))
     assert result.failed == 2 and result.sent == 0
     assert "got no answer within 0.1 s" in lines[0]
 
@@ -184,7 +192,11 @@ def test_a_busy_database_is_reported_not_raised(tmp_path: Path) -> None:
     blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # a long pass elsewhere holds the write lock
     lines: list[str] = []
-    result = asyncio.run(flush(Outbox(impatient, [UP]), Clock(), send=FakeService(), report=lines.append))
+    result = asyncio.run(
+        flush(Outbox(impatient, [UP]), Clock(), send=FakeService(), report=lambda e: lines.append(str(e)))
+    )
     assert result == FlushResult(0, 0) and "state database busy" in lines[0]
     blocker.execute("ROLLBACK")
-    assert asyncio.run(flush(box, Clock(), send=FakeService(), report=lines.append)).sent == 1
+    assert (
+        asyncio.run(flush(box, Clock(), send=FakeService(), report=lambda e: lines.append(str(e)))).sent == 1
+    )

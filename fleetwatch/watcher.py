@@ -1,81 +1,73 @@
 """The headless watcher every front end drives: passes, the notification outbox, auto-stop, heartbeat.
 
-``fleetwatch --host``, ``--once``, ``check``, ``demo`` (and the TUI) all run ``Watcher``; none of them
+``fleetwatch --host``, ``--once``, ``check``, ``demo`` and the TUI all run ``Watcher``; none of them
 holds detection or delivery logic.  Order per pass: poll → settle (episodes + outbox, one transaction)
 → auto-stop (opt-in) → send what is due → heartbeat.  Delivery never blocks polling: in watch mode it
-runs as its own task.
+runs as its own task.  What happened is reported as events (``fleetwatch.events``), and what the fleet
+looks like is one ``FleetStatus`` (``read_status``), the same for every view.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetwatch import silences
 from fleetwatch.config import Config
-from fleetwatch.episodes import Episode, EpisodeKey
-from fleetwatch.errors import FleetwatchError, HostError, StateError
+from fleetwatch.episodes import open_only
+from fleetwatch.errors import FleetwatchError, StateError
+from fleetwatch.events import (
+    ActionFinished,
+    ActionHeld,
+    DeliveriesFlushed,
+    GapDetected,
+    PassFinished,
+    Trouble,
+    WatcherEvent,
+)
 from fleetwatch.findings import Severity
-from fleetwatch.inventory.fleet import load_fleet
-from fleetwatch.inventory.model import Host
+from fleetwatch.inventory.fleet import Fleet
 from fleetwatch.inventory.resolve import resolve_alias
 from fleetwatch.notify.messages import compose_text
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.notify.sender import flush
 from fleetwatch.pipeline import PassResult, run_pass
 from fleetwatch.settings import WATCH_INTERVAL, PassSettings
+from fleetwatch.status import FleetStatus, HostEntry, StoredState, build
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
-from fleetwatch.vantage import describe_gap
 
 if TYPE_CHECKING:
     from fleetwatch.actions.stop import ActionOutcome
 
-Report = Callable[[str], None]
-
-
-@dataclass
-class Fleet:
-    """The selected hosts, plus those that failed to resolve (they are polled as failures)."""
-
-    hosts: list[Host]
-    unresolved: Mapping[str, HostError]
-    ssh_config: Path
-
-    @property
-    def names(self) -> list[str]:
-        """Every selected alias, resolved or not."""
-        return [h.alias for h in self.hosts] + [a for a in self.unresolved if a not in self.by_alias]
-
-    @property
-    def by_alias(self) -> dict[str, Host]:
-        """Resolved hosts by alias."""
-        return {h.alias: h for h in self.hosts}
-
-
-def select_fleet(
-    ssh_config: Path,
-    inventories: Sequence[Path],
-    names: Sequence[str],
-    groups: Sequence[str],
-    *,
-    explicit_config: bool,
-    everything: bool = False,
-) -> Fleet:
-    """Discover, select and resolve hosts."""
-    hosts, errors = load_fleet(
-        ssh_config, inventories, names, groups, explicit_config=explicit_config, everything=everything
-    )
-    return Fleet(hosts, {e.host: e for e in errors if isinstance(e, HostError)}, ssh_config)
-
+Emit = Callable[[WatcherEvent], None]
 
 KEEP_SENT_S = 30 * 86400.0
 """How long delivered notifications stay in the state database."""
+
+
+def entries(fleet: Fleet) -> list[HostEntry]:
+    """The status rows of a selected fleet, in inventory order."""
+    return [HostEntry(m.alias, m.groups, m.settings.enabled) for m in fleet.members]
+
+
+def read_status(
+    store: Store, rows: Sequence[HostEntry], config: Config, settings: PassSettings, now: float
+) -> FleetStatus:
+    """The fleet's status from the state store alone: no poll, no notification, no action."""
+    conn = store.connection
+    stored = StoredState(
+        polls=store.polls(),
+        episodes=open_only(store.episodes()),
+        failing_since=store.failure_clocks(),
+        silences=silences.list_active(conn, now),
+        backlog=Outbox(conn, config.notify).pending_summary(now),
+        recent_passes=store.recent_passes(),
+    )
+    return build(rows, stored, now, interval_s=settings.interval_s, gap_factor=settings.vantage.gap_factor)
 
 
 @dataclass
@@ -87,10 +79,11 @@ class Watcher:
     config: Config
     keep_open: bool = False
     default_interval: float = WATCH_INTERVAL
-    report: Report = field(default=lambda message: None)
+    emit: Emit = field(default=lambda event: None)
     transport: Transport = field(init=False)
     settings: PassSettings = field(init=False)
     outbox: Outbox = field(init=False)
+    passes: int = field(init=False, default=0)
     _sending: asyncio.Task[object] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -111,10 +104,17 @@ class Watcher:
             settings=self.settings,
             sink=self.outbox,
         )
-        gap = describe_gap(result.vantage)
-        if gap:
-            self.report(gap)
+        self.passes += 1
+        if result.vantage.gap_s is not None:
+            self.emit(GapDetected(result.vantage.gap_s))
+        polled = len(result.observations)
+        self.emit(PassFinished(self.passes, time.time(), result.seconds, polled, len(result.transitions)))
         return result
+
+    def status(self, now: float | None = None) -> FleetStatus:
+        """This fleet's status as the state store holds it now (right after a pass: that pass's)."""
+        at = time.time() if now is None else now
+        return read_status(self.store, entries(self.fleet), self.config, self.settings, at)
 
     async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> list[ActionOutcome]:
         """Auto-stop (opt-in), send what is due (in the background in watch mode: delivery never blocks
@@ -144,11 +144,16 @@ class Watcher:
             dry_run=dry_run,
             now=now,
             state_dir=self.store.path.parent,
-            report=self.report,
+            report=lambda why: self.emit(ActionHeld(why)),
             timeout=float(self.settings.timeout),
         )
         by_alias = self.fleet.by_alias
         for o in outcomes:
+            self.emit(
+                ActionFinished(
+                    o.host, o.detector, str(o.outcome), o.summary, o.command, o.where, o.reverified
+                )
+            )
             if o.reverified and o.outcome == o.previous:
                 continue  # still draining, as last pass said: nothing new to tell
             severity = {
@@ -174,47 +179,17 @@ class Watcher:
         Delivered notifications older than ``KEEP_SENT_S`` are forgotten, so a watcher that runs for
         years keeps a small database; anything still undelivered is kept however old."""
         if self.outbox.targets:
-            await flush(self.outbox, report=self.report)
+            done = await flush(self.outbox, report=self.emit)
+            self.emit(DeliveriesFlushed(done.sent, done.failed))
         try:
             self.outbox.prune(time.time() - KEEP_SENT_S)
         except StateError as exc:  # busy with another writer: prune next pass, never fail the watcher
-            self.report(f"old notifications not pruned this pass: {exc}")
+            self.emit(Trouble(f"old notifications not pruned this pass: {exc}"))
 
     async def drain(self) -> None:
         """Wait for a background send to finish (before exiting)."""
         if self._sending is not None:
             await self._sending
-
-    def muted(self, episodes: Mapping[EpisodeKey, Episode]) -> dict[EpisodeKey, str]:
-        """Open episodes a silence or ack covers, with how (for check output and its status)."""
-        now = time.time()
-        active_ones = silences.list_active(self.store.connection, now)
-        muted = {}
-        for key, ep in episodes.items():
-            s = silences.active(active_ones, ep.host, ep.detector, now, ep.started_at)
-            if s is not None:
-                who = f" by {s.created_by}" if s.created_by else ""
-                why = f": {s.reason}" if s.reason else ""
-                muted[key] = ("ACK" if s.ack else "SILENCED") + who + why
-        return muted
-
-    def silence_lines(self) -> list[str]:
-        """One line per active silence or ack, and per notification backlog."""
-        now = time.time()
-        lines = [silences.describe(s, now) for s in silences.list_active(self.store.connection, now)]
-        return lines + [b.describe() for b in self.outbox.pending_summary(now)]
-
-    def silence_records(self) -> list[dict[str, object]]:
-        """Active silences and notification backlogs as JSON-able records."""
-        now = time.time()
-        return [dataclasses.asdict(s) for s in silences.list_active(self.store.connection, now)] + [
-            dataclasses.asdict(b) for b in self.outbox.pending_summary(now)
-        ]
-
-    def outbox_counts(self) -> dict[str, int]:
-        """Perfdata: notifications still pending and failing."""
-        backlog = self.outbox.pending_summary(time.time())
-        return {"pending": sum(b.pending for b in backlog), "failed": sum(b.failed for b in backlog)}
 
     async def _heartbeat(self, url: str) -> None:
         from fleetwatch.heartbeat import ping
@@ -222,7 +197,7 @@ class Watcher:
         try:
             await asyncio.to_thread(ping, url)
         except FleetwatchError as exc:
-            self.report(str(exc))
+            self.emit(Trouble(str(exc)))
 
     async def close(self) -> None:
         """Finish sending, close connections."""

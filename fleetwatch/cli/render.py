@@ -1,26 +1,22 @@
-"""Alert lines for people (text) and machines (JSON lines).  Pure formatting."""
+"""Text and JSON for people and machines: alert lines, the ``check`` plugin output, ``status`` tables.
+
+Pure formatting of the read model (``FleetStatus``) and of episodes; nothing here polls or stores."""
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fleetwatch import silences
 from fleetwatch.basics import human_duration, iso
 from fleetwatch.episodes import Change, Episode, EpisodeKey, Transition
+from fleetwatch.events import ActionFinished
 from fleetwatch.findings import Severity
-from fleetwatch.vantage import WATCHER
-
-
-class ExitCode(enum.IntEnum):
-    """Monitoring-plugin convention (Nagios, Icinga, Sensu)."""
-
-    OK = 0
-    WARNING = 1
-    CRITICAL = 2
-    UNKNOWN = 3
+from fleetwatch.silences import Silence
+from fleetwatch.status import Alert, ExitCode, FleetStatus
 
 
 def alert_record(ep: Episode, state: str, ts: float) -> dict[str, Any]:
@@ -85,58 +81,91 @@ class CheckSummary:
     perfdata: dict[str, float | int]
 
 
-def check_summary(
-    open_episodes: Mapping[EpisodeKey, Episode],
-    hosts: Sequence[str],
-    muted: Mapping[EpisodeKey, str],
-    extra: Mapping[str, float | int] | None = None,
-) -> CheckSummary:
+def check_summary(status: FleetStatus, extra: Mapping[str, float | int] | None = None) -> CheckSummary:
     """``FLEETWATCH CRITICAL - 2 critical, 1 warning, 9 ok of 12 hosts | hosts=12 ok=9 …``.
+
+    ``extra`` perfdata (the pass's ``seconds``) goes before the notification backlog's counts.
 
     Silenced and acknowledged alerts are listed but do not raise the status: muting a known problem
     is what they are for.  Alerts about the watcher itself (``watcher_offline``) raise it.
     """
-    live = [e for k, e in open_episodes.items() if k not in muted and e.severity > Severity.INFO]
-    worst = {h: max((e.severity for e in live if e.host == h), default=Severity.INFO) for h in hosts}
-    crit = sum(1 for s in worst.values() if s is Severity.CRITICAL)
-    warn = sum(1 for s in worst.values() if s is Severity.WARNING)
-    ok = len(hosts) - crit - warn
-    overall = max((e.severity for e in live if e.host in worst or e.host == WATCHER), default=Severity.INFO)
+    worst = [h.live_severity for h in status.hosts]
+    crit = sum(1 for s in worst if s is Severity.CRITICAL)
+    warn = sum(1 for s in worst if s is Severity.WARNING)
+    ok = len(status.hosts) - crit - warn
+    alerts = status.alerts()
+    overall = max((a.episode.severity for a in alerts if a.live), default=Severity.INFO)
     code = {Severity.CRITICAL: ExitCode.CRITICAL, Severity.WARNING: ExitCode.WARNING}.get(
         overall, ExitCode.OK
     )
     perf: dict[str, float | int] = {
-        "hosts": len(hosts),
+        "hosts": len(status.hosts),
         "ok": ok,
         "warning": warn,
         "critical": crit,
-        "alerts": sum(1 for e in open_episodes.values() if e.host in worst or e.host == WATCHER),
-        "muted": len(muted),
+        "alerts": len(alerts),
+        "muted": sum(1 for a in alerts if not a.live),
         **(extra or {}),
+        "pending": sum(b.pending for b in status.backlog),
+        "failed": sum(b.failed for b in status.backlog),
     }
-    text = f"FLEETWATCH {code.name} - {crit} critical, {warn} warning, {ok} ok of {len(hosts)} hosts"
+    text = f"FLEETWATCH {code.name} - {crit} critical, {warn} warning, {ok} ok of {len(status.hosts)} hosts"
     perf_text = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in perf.items())
     return CheckSummary(code, f"{text} | {perf_text}", perf)
 
 
-def muted_line(ep: Episode, note: str, as_json: bool) -> str:
-    """An open alert line with its silence or ack shown."""
-    if as_json:
-        return json.dumps({**alert_record(ep, "firing", ep.started_at), "muted": note}, default=str)
-    return f"{text_line(ep, 'firing', ep.started_at)} [{note}]"
+def mute_note(s: Silence) -> str:
+    """``ACK by ops@laptop: re-login scheduled`` / ``SILENCED by …``."""
+    who = f" by {s.created_by}" if s.created_by else ""
+    why = f": {s.reason}" if s.reason else ""
+    return ("ACK" if s.ack else "SILENCED") + who + why
 
 
-def action_line(host: str, detector: str, outcome: str, summary: str, command: str, as_json: bool) -> str:
+def _note(a: Alert) -> str:
+    return mute_note(a.muted_by) if a.muted_by else ""
+
+
+def check_lines(status: FleetStatus, summary: CheckSummary, actions: Sequence[ActionFinished]) -> list[str]:
+    """``check``'s text output: the summary line, one line per open alert, actions, silences, backlog."""
+    lines = [summary.line]
+    for a in status.alerts():
+        ep = a.episode
+        line = text_line(ep, "firing", ep.started_at)
+        lines.append(f"{line} [{mute_note(a.muted_by)}]" if a.muted_by else line)
+    lines += [action_line(a, False) for a in actions]
+    lines += [silences.describe(s, status.now) for s in status.silences]
+    return lines + [b.describe() for b in status.backlog]
+
+
+def check_document(
+    status: FleetStatus, summary: CheckSummary, actions: Sequence[ActionFinished]
+) -> dict[str, Any]:
+    """``check --json``: one document for machines."""
+    return {
+        "status": summary.code.name,
+        "summary": summary.line,
+        "perfdata": summary.perfdata,
+        "alerts": [
+            {**alert_record(a.episode, "firing", a.episode.started_at), "muted": _note(a)}
+            for a in status.alerts()
+        ],
+        "silences": [dataclasses.asdict(s) for s in status.silences]
+        + [dataclasses.asdict(b) for b in status.backlog],
+        "actions": [json.loads(action_line(a, True)) for a in actions],
+    }
+
+
+def action_line(a: ActionFinished, as_json: bool) -> str:
     """One auto-stop outcome: ``[STOP] pi3 oauth_fail: stopped — …``."""
     if as_json:
         return json.dumps(
             {
                 "action": "auto-stop",
-                "host": host,
-                "detector": detector,
-                "outcome": outcome,
-                "summary": summary,
-                "command": command,
+                "host": a.host,
+                "detector": a.detector,
+                "outcome": a.outcome,
+                "summary": a.summary,
+                "command": a.command,
             }
         )
-    return f"[STOP] {summary}"
+    return str(a)

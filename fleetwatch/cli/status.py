@@ -1,0 +1,82 @@
+"""``status``, ``silences`` and ``discard-backlog``: read the state store, never poll a host."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from fleetwatch import paths, silences
+from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.settings import effective_config, ssh_config_path
+from fleetwatch.cli.status_view import SCHEMA, silence_record, silences_lines, status_document, status_lines
+from fleetwatch.inventory.fleet import select_fleet
+from fleetwatch.notify.outbox import Outbox
+from fleetwatch.settings import CHECK_INTERVAL
+from fleetwatch.status import ExitCode
+from fleetwatch.store import Store
+from fleetwatch.watcher import entries, read_status
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store.open(paths.state_dir(args.state_dir))
+
+
+def cmd_status(args: argparse.Namespace) -> ExitCode:
+    """The whole fleet as the state store last saw it: no poll, no notification, no action."""
+    config = effective_config(args)
+    ssh_config, explicit = ssh_config_path(config)
+    selected = bool(args.host or args.group)
+    fleet = select_fleet(
+        ssh_config,
+        [Path(p).expanduser() for p in config.inventories],
+        args.host or [],
+        args.group or [],
+        explicit_config=explicit,
+        everything=not selected,
+        resolve=False,
+    )
+    # Without --interval, judge staleness by the cron cadence: a status is read between `check` runs.
+    settings = config.passes.with_default_interval(CHECK_INTERVAL)
+    store = _store(args)
+    try:
+        status = read_status(store, entries(fleet), config, settings, time.time())
+    finally:
+        store.close()
+    if args.json:
+        out([json.dumps(status_document(status), ensure_ascii=False)])
+    else:
+        out(status_lines(status))
+    return status.code
+
+
+def cmd_silences(args: argparse.Namespace) -> ExitCode:
+    """Silences and acks in force, with who, why and until when."""
+    now = time.time()
+    store = _store(args)
+    try:
+        items = silences.list_active(store.connection, now)
+    finally:
+        store.close()
+    if args.json:
+        out([json.dumps({"schema": SCHEMA, "silences": [silence_record(s, now) for s in items]})])
+    else:
+        out(silences_lines(items, now))
+    return ExitCode.OK
+
+
+def cmd_discard_backlog(args: argparse.Namespace) -> ExitCode:
+    """Drop the undelivered notifications of one target (as ``check`` and ``status`` show it)."""
+    store = _store(args)
+    try:
+        dropped = Outbox(store.connection).discard(args.target)
+    finally:
+        store.close()
+    if not dropped:
+        diag(f"no undelivered notifications for {args.target!r}; `fleetwatch status` lists the backlog")
+        return ExitCode.UNKNOWN
+    out(
+        [f"discarded {n} undelivered notification{'s' if n != 1 else ''} for {t}" for t, n in dropped.items()]
+    )
+    return ExitCode.OK
