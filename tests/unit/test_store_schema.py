@@ -79,3 +79,16 @@ def test_a_database_from_a_newer_fleetwatch_is_refused_and_left_untouched(tmp_pa
     )
     assert path.read_bytes() == before
     assert "host_polls" not in tables(path)
+
+
+def test_discard_backlog_drops_a_targets_queue_by_its_shown_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fleetwatch.cli import main
+
+    release_db(tmp_path / "state")
+    state = str(tmp_path / "state")
+    assert main(["discard-backlog", "json://127.0.0.1:9/hook", "--state-dir", state]) == 0
+    assert capsys.readouterr().out == "discarded 4 undelivered notifications for json://127.0.0.1:9/hook\n"
+    assert main(["discard-backlog", "json://127.0.0.1:9/hook", "--state-dir", state]) == 3
+    assert "no undelivered notifications for 'json://127.0.0.1:9/hook'" in capsys.readouterr().err
