@@ -6,11 +6,9 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 
 from fleetwatch.cli.output import diag, out
-from fleetwatch.cli.settings import effective_config, ssh_config_path
-from fleetwatch.inventory.fleet import select_fleet
+from fleetwatch.cli.settings import effective_config, selected_fleet, ssh_config_path
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_alias
 from fleetwatch.status import ExitCode
@@ -34,16 +32,7 @@ def host_record(h: Host) -> dict[str, object]:
 
 def cmd_hosts(args: argparse.Namespace) -> ExitCode:
     """List resolved hosts (all of them, disabled ones too, unless a selection is given)."""
-    config = effective_config(args)
-    ssh_config, explicit = ssh_config_path(config)
-    fleet = select_fleet(
-        ssh_config,
-        [Path(p).expanduser() for p in config.inventories],
-        args.host or [],
-        args.group or [],
-        explicit_config=explicit,
-        everything=not (args.host or args.group),
-    )
+    fleet = selected_fleet(args, effective_config(args), listing=True)
     for err in fleet.unresolved.values():
         diag(str(err))
     if args.json:

@@ -11,6 +11,7 @@ from fleetwatch import paths
 from fleetwatch.basics import Duration, parse_duration
 from fleetwatch.config import Config, load_config, with_values
 from fleetwatch.errors import ConfigError
+from fleetwatch.inventory.fleet import Fleet, select_fleet
 from fleetwatch.inventory.ssh_config import default_config
 from fleetwatch.notify.model import Target
 
@@ -69,3 +70,21 @@ def ssh_config_path(config: Config) -> tuple[Path, bool]:
     path = paths.default_ssh_config()
     # No ~/.ssh/config under $HOME: resolve as plain `ssh` would, from the passwd home's config (if any).
     return (path if path.exists() else default_config()), False
+
+
+def selected_fleet(
+    args: argparse.Namespace, config: Config, *, listing: bool = False, resolve: bool = True
+) -> Fleet:
+    """The hosts ``--host`` / ``--group`` select; with ``listing`` and no selection, every host (disabled
+    ones too: a listing shows them), else every enabled host."""
+    ssh_config, explicit = ssh_config_path(config)
+    names, groups = getattr(args, "host", None) or [], getattr(args, "group", None) or []
+    return select_fleet(
+        ssh_config,
+        [Path(p).expanduser() for p in config.inventories],
+        names,
+        groups,
+        explicit_config=explicit,
+        everything=listing and not (names or groups),
+        resolve=resolve,
+    )

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 from fleetwatch import paths, silences
 from fleetwatch.cli.output import diag, out
-from fleetwatch.cli.settings import effective_config, ssh_config_path
+from fleetwatch.cli.settings import effective_config, selected_fleet
 from fleetwatch.cli.status_view import SCHEMA, silence_record, silences_lines, status_document, status_lines
-from fleetwatch.inventory.fleet import select_fleet
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.settings import CHECK_INTERVAL
 from fleetwatch.status import ExitCode
@@ -26,17 +24,7 @@ def _store(args: argparse.Namespace) -> Store:
 def cmd_status(args: argparse.Namespace) -> ExitCode:
     """The whole fleet as the state store last saw it: no poll, no notification, no action."""
     config = effective_config(args)
-    ssh_config, explicit = ssh_config_path(config)
-    selected = bool(args.host or args.group)
-    fleet = select_fleet(
-        ssh_config,
-        [Path(p).expanduser() for p in config.inventories],
-        args.host or [],
-        args.group or [],
-        explicit_config=explicit,
-        everything=not selected,
-        resolve=False,
-    )
+    fleet = selected_fleet(args, config, listing=True, resolve=False)
     # Without --interval, judge staleness by the cron cadence: a status is read between `check` runs.
     settings = config.passes.with_default_interval(CHECK_INTERVAL)
     store = _store(args)

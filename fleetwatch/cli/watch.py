@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import time
-from pathlib import Path
 
 from fleetwatch import paths
 from fleetwatch.cli.output import diag, out
@@ -18,11 +17,11 @@ from fleetwatch.cli.render import (
     open_lines,
     transition_lines,
 )
-from fleetwatch.cli.settings import effective_config, ssh_config_path
+from fleetwatch.cli.settings import effective_config, selected_fleet
 from fleetwatch.config import Config
 from fleetwatch.episodes import Change
 from fleetwatch.events import ActionFinished, DeliveriesFlushed, PassFinished, WatcherEvent
-from fleetwatch.inventory.fleet import Fleet, select_fleet
+from fleetwatch.inventory.fleet import Fleet
 from fleetwatch.pipeline import PassResult
 from fleetwatch.settings import CHECK_INTERVAL, WATCH_INTERVAL
 from fleetwatch.status import ExitCode
@@ -31,12 +30,6 @@ from fleetwatch.watcher import Watcher
 
 QUIET_EVENTS = (PassFinished, DeliveriesFlushed, ActionFinished)
 """Events the CLI does not print on stderr (``check`` prints actions on stdout)."""
-
-
-def _fleet(args: argparse.Namespace, config: Config) -> Fleet:
-    ssh_config, explicit = ssh_config_path(config)
-    inventories = [Path(p).expanduser() for p in config.inventories]
-    return select_fleet(ssh_config, inventories, args.host or [], args.group or [], explicit_config=explicit)
 
 
 def _diagnose(event: WatcherEvent) -> None:
@@ -89,7 +82,7 @@ def _no_hosts(fleet: Fleet) -> int:
 def cmd_watch(args: argparse.Namespace) -> ExitCode:
     """The main command: watch continuously, or one pass with --once."""
     config = effective_config(args)
-    watcher = _open(args, config, _fleet(args, config), keep_open=not args.once)
+    watcher = _open(args, config, selected_fleet(args, config), keep_open=not args.once)
     try:
         return asyncio.run(_loop(args, watcher))
     finally:
@@ -124,7 +117,7 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     """One pass for cron: a monitoring-plugin summary line, one line per open alert, exit 0/1/2/3."""
     config = effective_config(args)
-    watcher = _open(args, config, _fleet(args, config), keep_open=False, interval=CHECK_INTERVAL)
+    watcher = _open(args, config, selected_fleet(args, config), keep_open=False, interval=CHECK_INTERVAL)
     try:
         return asyncio.run(_check(args, watcher))
     finally:
@@ -140,7 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitCode:
             args.ssh_config, args.inventory = str(demo.ssh_config), None
             args.state_dir = args.state_dir or str(demo.state_dir)
             config = effective_config(args, base=Config())
-            watcher = _open(args, config, _fleet(args, config), keep_open=not args.once)
+            watcher = _open(args, config, selected_fleet(args, config), keep_open=not args.once)
             try:
                 return await _loop(args, watcher)
             finally:
