@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import IS_ROOT, REPO, Fleet, Result, run_cli
+from tests.integration.conftest import IS_ROOT, REPO, Fleet, Remote, Result, run_cli
 from tests.integration.nagios import (
     NAGIOS,
     Command,
@@ -28,6 +28,7 @@ from tests.integration.nagios import (
     parse_status,
     running,
 )
+from tests.integration.projects import wait_until
 from tests.integration.test_check_cron import check_args
 
 pytestmark = pytest.mark.integration
@@ -102,8 +103,12 @@ def engine(nagios4: Path, fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def recorded(engine: Nagios) -> dict[Service, ServiceStatus]:
+def recorded(engine: Nagios, remote: Remote) -> dict[Service, ServiceStatus]:
     """The fleet service and every per-Pi service, forced at once and read back from status.dat."""
+    # pi-authfail's serve ends by itself after its two rounds (an INFO alert then): wait for that, so the
+    # engine's runs and ours see one settled remote state.
+    authfail = remote.projects["authfail"]
+    wait_until("pi-authfail's serve to finish", lambda: authfail.count("max_rounds_reached") >= 1)
     cases = [FLEET, *PER_PI.values()]
     since = {c.service: engine.force_check(c.service) for c in cases}
     return {s: engine.wait_for_result(s, t, timeout=RESULT_TIMEOUT_S) for s, t in since.items()}
@@ -145,11 +150,12 @@ def test_engine_records_a_fleet_with_failing_hosts_as_critical_with_one_long_out
     svc = recorded[FLEET.service]
     assert svc.state == "CRITICAL", svc
     assert svc.plugin_output == "FLEETWATCH CRITICAL - 2 critical, 0 warning, 1 ok of 3 hosts", svc
-    assert svc.performance_data.startswith("hosts=3 ok=1 warning=0 critical=2 alerts=2 muted=0 seconds="), svc
+    assert svc.performance_data.startswith("hosts=3 ok=1 warning=0 critical=2 alerts=3 muted=0 seconds="), svc
     lines = svc.long_plugin_output.splitlines()
     assert [ln.split(" — ")[0] for ln in lines] == [
         "[CRIT] pi-authfail oauth_fail",
         "[CRIT] pi-norunner runner_missing",
+        "[INFO] pi-authfail supervisor_finished",
     ], svc
     assert_engine_recorded(svc, ours(fleet, tmp_path, FLEET))
 
@@ -172,8 +178,9 @@ def test_per_pi_service_of_an_auth_failing_pi_is_critical_naming_the_failure(
     svc = recorded[case.service]
     assert svc.state == "CRITICAL", svc
     assert svc.plugin_output == "FLEETWATCH CRITICAL - 1 critical, 0 warning, 0 ok of 1 hosts", svc
-    assert svc.long_plugin_output.startswith("[CRIT] pi-authfail oauth_fail — 2/2 recent rounds"), svc
-    assert "\n" not in svc.long_plugin_output, svc
+    crit, info = svc.long_plugin_output.split("\n")
+    assert crit.startswith("[CRIT] pi-authfail oauth_fail — 2/2 recent rounds failed auth"), svc
+    assert info.startswith("[INFO] pi-authfail supervisor_finished — serve finished after 2 rounds"), svc
     assert_engine_recorded(svc, ours(fleet, tmp_path, case))
 
 
