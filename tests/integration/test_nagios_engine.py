@@ -205,12 +205,6 @@ def test_per_pi_services_share_one_command_that_takes_the_pi_from_the_host_macro
         assert all(f" {pi} " in line for line in svc.long_plugin_output.splitlines()), svc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="check --host lists every open alert in its state dir, not only the selected hosts' "
-    "(fleetwatch/cli/watch.py _check: `eps` is not filtered by the fleet's names)",
-)
 def test_per_pi_services_sharing_a_state_dir_list_only_their_own_pis_alerts(engine: Nagios) -> None:
     authfail, healthy = (Service(pi, SHARED, "fleetwatch-pi-shared") for pi in ("pi-authfail", "pi-healthy"))
     engine.wait_for_result(authfail, engine.force_check(authfail), timeout=RESULT_TIMEOUT_S)
