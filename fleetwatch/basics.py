@@ -6,6 +6,7 @@ Imports nothing from fleetwatch, so every other module (pure core and edges alik
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import re
 import socket
@@ -57,6 +58,25 @@ def parse_duration(text: str) -> float:
     if pos != len(text) or not text:
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 4h, 1h30m, 2d)")
     return total
+
+
+def finite_duration(text: str) -> float:
+    """``parse_duration``, refusing what no duration can be: NaN, infinity, negative."""
+    seconds = parse_duration(text)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration: {text!r} (a number of seconds, 0 or more; or 90s, 30m, 4h)")
+    return seconds
+
+
+def require(ok: bool, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``ok``: settings objects check themselves when built."""
+    if not ok:
+        raise ValueError(message)
+
+
+def positive(value: float) -> bool:
+    """A finite number above zero (NaN and infinity are not)."""
+    return math.isfinite(value) and value > 0
 
 
 def iso(ts: float, *, sep: str = "T", ms: bool = False) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import os
 import types
 import typing
@@ -27,7 +28,7 @@ import yaml
 
 from fleetwatch import paths
 from fleetwatch.actions.plan import AutoStopPolicy
-from fleetwatch.basics import INLINE, Duration, parse_duration
+from fleetwatch.basics import INLINE, Duration, finite_duration
 from fleetwatch.errors import ConfigError
 from fleetwatch.notify.model import Target
 from fleetwatch.settings import PassSettings
@@ -54,9 +55,9 @@ class Config:
 
     def __post_init__(self) -> None:
         from fleetwatch.detect import REGISTRY  # pure; imported late to keep config import cheap
-        from fleetwatch.vantage import WATCHER_DETECTORS
+        from fleetwatch.vantage import VANTAGE_DETECTORS
 
-        known = set(REGISTRY) | WATCHER_DETECTORS
+        known = set(REGISTRY) | VANTAGE_DETECTORS
         for name in (*self.auto_stop.on, *self.passes.policy.damping):
             if name not in known:
                 raise ValueError(f"unknown detector {name!r} (see docs/detectors.md)")
@@ -183,7 +184,7 @@ def _scalar(node: yaml.Node, hint: Any, path: str, where: str) -> Any:
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
             raise _fail(node, path, f"{where}: expected a duration such as 90s, 30m or 4h")
         try:
-            seconds = parse_duration(str(raw))
+            seconds = finite_duration(str(raw))
         except ValueError as exc:
             raise _fail(node, path, f"{where}: {exc}") from None
         return Duration(seconds)
@@ -197,6 +198,8 @@ def _scalar(node: yaml.Node, hint: Any, path: str, where: str) -> Any:
         return float(raw)
     if hint in (str, int, float, bool) and (type(raw) is not hint):
         raise _fail(node, path, f"{where}: expected {hint.__name__}, got {raw!r}")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise _fail(node, path, f"{where}: must be a finite number, got {raw}")
     if isinstance(raw, int | float) and not isinstance(raw, bool) and raw < 0:
         raise _fail(node, path, f"{where}: must not be negative")
     return raw
@@ -224,7 +227,9 @@ def _dataclass(node: yaml.Node, cls: type, path: str, where: str) -> Any:
     try:
         return _assemble(cls, values)
     except (TypeError, ValueError) as exc:
-        raise _fail(node, path, f"{where}: {exc}") from None
+        # Point at the key the message is about ("timeout must be …"), else at the whole mapping.
+        blamed = next((k for k, _ in node.value if str(exc).startswith(f"{k.value} ")), node)
+        raise _fail(blamed, path, f"{where}: {exc}") from None
 
 
 def _key(node: yaml.Node, path: str, where: str) -> str:

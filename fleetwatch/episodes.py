@@ -18,11 +18,12 @@ Damping (``for`` / ``clear``) is what the config file's ``damping:`` section set
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fleetwatch.basics import Duration, yaml_key
+from fleetwatch.basics import Duration, require, yaml_key
 from fleetwatch.findings import Finding, Severity
 
 EpisodeKey = tuple[str, str]
@@ -61,6 +62,10 @@ class Policy:
     """Damping for detectors not listed (``default_rule:`` in 0.1.0)."""
     repeat_interval: Duration = Duration(4 * 3600)
     """Remind still-open critical episodes this often; 0 disables reminders."""
+
+    def __post_init__(self) -> None:
+        ok = math.isfinite(self.repeat_interval) and self.repeat_interval >= 0
+        require(ok, f"repeat_interval must be 0 (never) or more, got {self.repeat_interval:g}")
 
     def damping_for(self, detector: str) -> Damping:
         """The damping of ``detector``."""

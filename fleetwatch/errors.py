@@ -44,7 +44,9 @@ class InventoryError(ConfigError):
 class HostError(FleetwatchError):
     """Something went wrong with one host at one stage."""
 
-    def __init__(self, host: str, stage: Stage, message: str, hint: str = "") -> None:
+    def __init__(
+        self, host: str, stage: Stage, message: str, hint: str = "", *, via: str | None = None
+    ) -> None:
         text = f"{host}: {stage} failed: {message}"
         if hint:
             text += f" ({hint})"
@@ -53,6 +55,8 @@ class HostError(FleetwatchError):
         self.stage = stage
         self.reason = message
         self.hint = hint
+        self.via = via
+        """The ProxyJump hop that failed, when the host itself was never reached."""
 
 
 class TransportError(HostError):

@@ -51,6 +51,8 @@ class PollFailure:
     key_changed: bool = False
     latency_s: float | None = None
     """How long the poll took before it failed, when the poll measured it."""
+    via: str | None = None
+    """The ProxyJump hop that failed: the host itself was never reached (its jump host is down)."""
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,20 @@ from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance, open_o
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
 from fleetwatch.inventory.model import Host
-from fleetwatch.probe.poll import as_failure, poll_many
+from fleetwatch.probe.poll import as_failure, poll_within
 from fleetwatch.settings import PassSettings, Thresholds
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
-from fleetwatch.vantage import WATCHER, WATCHER_DETECTORS, Vantage, assess, watcher_finding
+from fleetwatch.vantage import (
+    WATCHER,
+    WATCHER_DETECTORS,
+    Vantage,
+    assess,
+    inhibitions,
+    jump_findings,
+    watcher_finding,
+)
 
 RECENT_PASSES = 6
 """Pass times kept to learn the usual spacing (cron's period) for sleep detection."""
@@ -42,6 +50,8 @@ class PassResult:
     """Every episode after the pass, pending ones included (see ``open_episodes``)."""
     vantage: Vantage
     seconds: float
+    pending: tuple[str, ...] = ()
+    """Hosts not polled before the pass's deadline (neither evaluated nor stored: unknown this pass)."""
 
     @property
     def open_episodes(self) -> dict[EpisodeKey, Episode]:
@@ -52,8 +62,15 @@ class PassResult:
 class TransitionSink(Protocol):
     """Where transitions go inside the pass's transaction (the notification outbox)."""
 
-    def record(self, transitions: Sequence[Transition], hosts: Mapping[str, Host], now: float) -> None:
-        """Store what must be sent for these transitions, in the caller's transaction."""
+    def record(
+        self,
+        transitions: Sequence[Transition],
+        hosts: Mapping[str, Host],
+        now: float,
+        inhibited: Mapping[EpisodeKey, str],
+    ) -> None:
+        """Store what must be sent for these transitions, in the caller's transaction; ``inhibited``
+        episodes (explained by a root cause) are stored as suppressed."""
 
 
 def _observe(
@@ -63,6 +80,8 @@ def _observe(
     snapshot = result if isinstance(result, Snapshot) else None
     failure = result if isinstance(result, PollFailure) else None
     since: float | None = None
+    if failure is not None and failure.via:
+        return Observation(alias, now)  # its jump host is down: jump_host_down says so, not this host
     if failure is not None and failure.stage not in _REACHED and not failure.key_changed:
         if offline and failure.stage in (Stage.RESOLVE, Stage.CONNECT):
             return Observation(alias, now)  # the watcher is offline: this says nothing about the host
@@ -102,14 +121,39 @@ def settle(
         offline = watcher_finding(vantage)
         if offline is not None:
             findings.append(offline)
+        jumps, jump_checked = _jumps(store, by_alias, results, now)
+        findings.extend(jumps)
+        for jump, checked in jump_checked.items():
+            evaluated[jump] = evaluated.get(jump, frozenset()) | checked
         before = store.episodes()
         after, transitions = advance(before, findings, evaluated, now, settings.policy)
         store.save_episodes(before, after)
         store.add_transitions(transitions)
         if sink is not None:
-            sink.record(transitions, by_alias, now)
+            via = {a: r.via for a, r in results.items() if isinstance(r, PollFailure) and r.via}
+            sink.record(transitions, by_alias, now, inhibitions(open_only(after), via))
         store.set_meta("recent_passes", json.dumps([*previous, now][-RECENT_PASSES:]))
     return observations, findings, transitions, after, vantage
+
+
+def _jumps(
+    store: Store, hosts: Mapping[str, Host], results: Mapping[str, Snapshot | PollFailure], now: float
+) -> tuple[list[Finding], dict[str, frozenset[str]]]:
+    """``jump_host_down`` for each ProxyJump hop that failed, on the hop's own failure clock."""
+    used = {alias: h.target.jumps for alias, h in hosts.items() if alias in results}
+    down = {r.via for r in results.values() if isinstance(r, PollFailure) and r.via}
+    failed_directly = {a for a, r in results.items() if isinstance(r, PollFailure)}
+    since: dict[str, float] = {}
+    for jump in {j for js in used.values() for j in js} | down:
+        if jump in down:
+            since[jump] = store.record_failure(jump, now)
+        elif jump not in failed_directly:
+            store.record_success(jump)
+    tolerance = {
+        j: (hosts[j].settings.thresholds if j in hosts else Thresholds()).remote_failure_tolerance_s
+        for j in down
+    }
+    return jump_findings(results, used, since, tolerance, now)
 
 
 async def run_pass(
@@ -128,12 +172,16 @@ async def run_pass(
     results: dict[str, Snapshot | PollFailure] = {
         alias: as_failure(err) for alias, err in (unresolved or {}).items()
     }
-    results.update(
-        await poll_many(transport, reachable, timeout=settings.timeout, concurrency=settings.concurrency)
+    polled, pending = await poll_within(
+        transport,
+        reachable,
+        timeout=settings.timeout,
+        concurrency=settings.concurrency,
+        deadline=settings.deadline,
     )
+    results.update(polled)
     observations, findings, transitions, after, vantage = settle(
         store, hosts, results, time.time(), settings, sink
     )
-    return PassResult(
-        observations, tuple(findings), tuple(transitions), after, vantage, time.monotonic() - started
-    )
+    seconds = time.monotonic() - started
+    return PassResult(observations, tuple(findings), tuple(transitions), after, vantage, seconds, pending)

@@ -133,6 +133,8 @@ class HostPoll:
     hint: str | None = None
     latency_s: float | None = None
     facts: HostFacts | None = None
+    via: str | None = None
+    """The jump host the latest failure stopped at (the host itself was not reached)."""
 
     @property
     def failed_last(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from fleetwatch.basics import INLINE, Duration, yaml_key
+from fleetwatch.basics import INLINE, Duration, positive, require, yaml_key
 from fleetwatch.episodes import Policy
 from fleetwatch.vantage import VantageRules
 
@@ -19,6 +19,8 @@ WATCH_INTERVAL = Duration(60)
 """Time between passes in watch mode unless configured."""
 CHECK_INTERVAL = Duration(300)
 """How often cron is assumed to run ``check`` unless configured (fleetwatch also learns it)."""
+CHECK_DEADLINE = Duration(60)
+"""``check`` ends its pass after this long unless configured: well under cron's usual 5 minutes."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,25 @@ class PassSettings:
     """How findings become episodes (damping, reminders)."""
     vantage: VantageRules = field(default_factory=VantageRules, metadata=yaml_key("offline"))
     """Watcher-offline and sleep detection."""
+    deadline: Duration | None = None
+    """End a pass after this long, naming the hosts still pending; None: ``check`` uses
+    ``CHECK_DEADLINE``, watching waits for every host's own ``timeout``."""
 
-    def with_default_interval(self, default: float) -> PassSettings:
-        """These settings with ``interval`` filled in when it was not configured."""
-        return self if self.interval is not None else replace(self, interval=Duration(default))
+    def __post_init__(self) -> None:
+        require(positive(self.timeout), f"timeout must be more than 0 s, got {self.timeout:g}")
+        require(self.concurrency >= 1, f"concurrency must be at least 1 host, got {self.concurrency}")
+        if self.interval is not None:
+            require(positive(self.interval), f"interval must be more than 0 s, got {self.interval:g}")
+        if self.deadline is not None:
+            require(positive(self.deadline), f"deadline must be more than 0 s, got {self.deadline:g}")
+
+    def with_defaults(self, interval: float, deadline: float | None = None) -> PassSettings:
+        """These settings with the command's defaults for what was not configured."""
+        return replace(
+            self,
+            interval=self.interval if self.interval is not None else Duration(interval),
+            deadline=self.deadline if self.deadline is not None or deadline is None else Duration(deadline),
+        )
 
     @property
     def interval_s(self) -> float:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from fleetwatch.basics import finite_duration as plain_duration
 from fleetwatch.basics import human_duration
-from fleetwatch.basics import parse_duration as plain_duration
 from fleetwatch.errors import ConfigError
 from fleetwatch.store import immediate
 

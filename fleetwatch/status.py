@@ -20,7 +20,7 @@ from fleetwatch.findings import Severity
 from fleetwatch.notify.model import Backlog
 from fleetwatch.polls import HostPoll
 from fleetwatch.silences import Silence, active
-from fleetwatch.vantage import WATCHER, cadence
+from fleetwatch.vantage import JUMP_DOWN, WATCHER, WATCHER_DETECTORS, cadence, inhibitions
 
 
 class ExitCode(enum.IntEnum):
@@ -61,6 +61,7 @@ class HostState(enum.StrEnum):
     NEVER_POLLED = "NEVER POLLED"
 
 
+_SEEN = (HostState.OK, HostState.WARN, HostState.CRIT)
 _ANSWERED = {Stage.PARSE.value}
 """Failure stages at which the host did answer (its data was the problem, not the path to it)."""
 
@@ -80,11 +81,13 @@ class Alert:
 
     episode: Episode
     muted_by: Silence | None = None
+    inhibited_by: str | None = None
+    """The root cause that explains it (``remote_giveup: pi3 is unreachable``, ``jump_host_down on b1``)."""
 
     @property
     def live(self) -> bool:
-        """Not silenced or acknowledged: it counts towards the exit code."""
-        return self.muted_by is None
+        """Not silenced, acknowledged or inhibited: it counts towards the exit code."""
+        return self.muted_by is None and self.inhibited_by is None
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ class FleetStatus:
     """Silences in force and acks whose episode is open, oldest first."""
     backlog: tuple[Backlog, ...] = field(default=())
     """Undelivered notifications per target."""
+    pending: tuple[str, ...] = ()
+    """Hosts the pass this status follows could not poll before its deadline."""
 
     def alerts(self) -> list[Alert]:
         """Every open alert on these hosts and on the watcher, worst first, then by host and detector."""
@@ -151,10 +156,23 @@ class FleetStatus:
         return tuple(h for h in self.hosts if h.enabled)
 
     @property
+    def blind(self) -> bool:
+        """This status cannot vouch for the fleet: the watcher is offline, no watched host was seen, or
+        the pass ended at its deadline with hosts pending."""
+        offline = any(a.live and a.episode.detector in WATCHER_DETECTORS for a in self.watcher)
+        seen = any(h.state in _SEEN for h in self.watched)
+        return offline or bool(self.pending) or (bool(self.watched) and not seen)
+
+    @property
     def code(self) -> ExitCode:
-        """The monitoring-plugin exit code of what this status shows."""
+        """The monitoring-plugin exit code of what this status shows: the worst host and watcher alert,
+        never OK for a host not seen; and when blind, UNKNOWN unless something is known to be CRITICAL
+        (a monitor that cannot see says so, it never says "fine" or a mere WARNING)."""
         watcher = code_of(max((a.episode.severity for a in self.watcher if a.live), default=None))
-        return worst([watcher, *(h.code for h in self.watched)])
+        code = worst([watcher, *(h.code for h in self.watched)])
+        if self.blind and code is not ExitCode.CRITICAL:
+            return ExitCode.UNKNOWN
+        return code
 
     def count(self, state: HostState) -> int:
         """How many watched hosts are in ``state``."""
@@ -182,21 +200,37 @@ def build(
     *,
     interval_s: float,
     gap_factor: float,
+    pending: Sequence[str] = (),
 ) -> FleetStatus:
-    """The fleet's status at ``now`` from what the store holds; ``entries`` are the rows, in order.
+    """The fleet's status at ``now`` from what the store holds; ``entries`` are the rows, in order;
+    ``pending``: hosts the pass just run could not poll before its deadline.
 
     A poll is current while it is younger than ``gap_factor`` × the usual spacing of passes (the same
     rule that tells a laptop sleep from a short delay)."""
     usual = cadence(stored.recent_passes, interval_s)
     stale_after = gap_factor * usual
+    via = {h: p.via for h, p in stored.polls.items() if p.failed_last and p.via}
+    causes = inhibitions(stored.episodes, via)
     alerts_of: dict[str, list[Alert]] = {}
     for ep in stored.episodes.values():
         muted = active(stored.silences, ep.host, ep.detector, now, ep.started_at)
-        alerts_of.setdefault(ep.host, []).append(Alert(ep, muted))
+        alerts_of.setdefault(ep.host, []).append(Alert(ep, muted, causes.get(ep.key)))
     for found in alerts_of.values():
         found.sort(key=lambda a: (-a.episode.severity, a.episode.detector))
+    waiting = set(pending)
     rows = tuple(
         _host(e, stored.polls.get(e.alias), tuple(alerts_of.get(e.alias, ())), stored, now, stale_after)
+        if e.alias not in waiting
+        else HostStatus(
+            e.alias,
+            e.groups,
+            e.enabled,
+            HostState.UNKNOWN,
+            "not polled: the pass deadline came first",
+            tuple(alerts_of.get(e.alias, ())),
+            stored.polls.get(e.alias),
+            stored.failing_since.get(e.alias),
+        )
         for e in entries
     )
     return FleetStatus(
@@ -205,9 +239,22 @@ def build(
         cadence_s=usual,
         stale_after_s=stale_after,
         hosts=rows,
-        watcher=tuple(alerts_of.get(WATCHER, ())),
+        watcher=tuple(alerts_of.get(WATCHER, ())) + _jump_alerts(alerts_of, entries),
         silences=tuple(stored.silences),
         backlog=tuple(stored.backlog),
+        pending=tuple(pending),
+    )
+
+
+def _jump_alerts(alerts_of: Mapping[str, list[Alert]], entries: Sequence[HostEntry]) -> tuple[Alert, ...]:
+    """``jump_host_down`` on a jump host that is not itself a row, when it stands between us and a row."""
+    rows = {e.alias for e in entries}
+    return tuple(
+        a
+        for host, found in alerts_of.items()
+        if host not in rows
+        for a in found
+        if a.episode.detector == JUMP_DOWN and rows & set(a.episode.context.get("hosts", ()))
     )
 
 

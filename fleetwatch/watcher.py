@@ -29,6 +29,7 @@ from fleetwatch.events import (
     WatcherEvent,
 )
 from fleetwatch.findings import Severity
+from fleetwatch.heartbeat import Signal, ping, signal_url
 from fleetwatch.inventory.fleet import Fleet
 from fleetwatch.inventory.resolve import resolve_alias
 from fleetwatch.notify.messages import compose_text
@@ -55,9 +56,15 @@ def entries(fleet: Fleet) -> list[HostEntry]:
 
 
 def read_status(
-    store: Store, rows: Sequence[HostEntry], config: Config, settings: PassSettings, now: float
+    store: Store,
+    rows: Sequence[HostEntry],
+    config: Config,
+    settings: PassSettings,
+    now: float,
+    pending: Sequence[str] = (),
 ) -> FleetStatus:
-    """The fleet's status from the state store alone: no poll, no notification, no action."""
+    """The fleet's status from the state store alone: no poll, no notification, no action; ``pending``:
+    hosts the pass just run did not reach before its deadline."""
     conn = store.connection
     stored = StoredState(
         polls=store.polls(),
@@ -67,7 +74,8 @@ def read_status(
         backlog=Outbox(conn, config.notify).pending_summary(now),
         recent_passes=store.recent_passes(),
     )
-    return build(rows, stored, now, interval_s=settings.interval_s, gap_factor=settings.vantage.gap_factor)
+    gap = settings.vantage.gap_factor
+    return build(rows, stored, now, interval_s=settings.interval_s, gap_factor=gap, pending=pending)
 
 
 @dataclass
@@ -79,6 +87,7 @@ class Watcher:
     config: Config
     keep_open: bool = False
     default_interval: float = WATCH_INTERVAL
+    default_deadline: float | None = None
     emit: Emit = field(default=lambda event: None)
     transport: Transport = field(init=False)
     settings: PassSettings = field(init=False)
@@ -91,11 +100,13 @@ class Watcher:
         self.transport = Transport(
             keep_open=self.keep_open, resolve_jump=lambda name: resolve_alias(name, config_path)
         )
-        self.settings = self.config.passes.with_default_interval(self.default_interval)
+        self.settings = self.config.passes.with_defaults(self.default_interval, self.default_deadline)
         self.outbox = Outbox(self.store.connection, self.config.notify)
 
     async def run_pass(self) -> PassResult:
         """Poll, detect, settle: episodes and the notification outbox in one transaction."""
+        if self.config.heartbeat_url:
+            await self._heartbeat(self.config.heartbeat_url, Signal.START)
         result = await run_pass(
             self.transport,
             self.store,
@@ -111,10 +122,11 @@ class Watcher:
         self.emit(PassFinished(self.passes, time.time(), result.seconds, polled, len(result.transitions)))
         return result
 
-    def status(self, now: float | None = None) -> FleetStatus:
-        """This fleet's status as the state store holds it now (right after a pass: that pass's)."""
-        at = time.time() if now is None else now
-        return read_status(self.store, entries(self.fleet), self.config, self.settings, at)
+    def status(self, after: PassResult | None = None) -> FleetStatus:
+        """This fleet's status as the state store holds it now; ``after`` the pass just run, its
+        pending hosts (deadline) are marked."""
+        pending = after.pending if after is not None else ()
+        return read_status(self.store, entries(self.fleet), self.config, self.settings, time.time(), pending)
 
     async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> list[ActionOutcome]:
         """Auto-stop (opt-in), send what is due (in the background in watch mode: delivery never blocks
@@ -126,7 +138,8 @@ class Watcher:
         else:
             await self.send()
         if self.config.heartbeat_url:
-            await self._heartbeat(self.config.heartbeat_url)
+            blind = self.status(after=result).blind
+            await self._heartbeat(self.config.heartbeat_url, Signal.FAIL if blind else Signal.SUCCESS)
         return outcomes
 
     async def _auto_stop(self, result: PassResult, dry_run: bool) -> list[ActionOutcome]:
@@ -191,11 +204,12 @@ class Watcher:
         if self._sending is not None:
             await self._sending
 
-    async def _heartbeat(self, url: str) -> None:
-        from fleetwatch.heartbeat import ping
-
+    async def _heartbeat(self, url: str, signal: Signal) -> None:
+        target = signal_url(url, signal)
+        if target is None:
+            return
         try:
-            await asyncio.to_thread(ping, url)
+            await asyncio.to_thread(ping, target)
         except FleetwatchError as exc:
             self.emit(Trouble(str(exc)))
 

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from fleetwatch.basics import Duration, iso
+from fleetwatch.basics import Duration, iso, positive, require
 from fleetwatch.episodes import Episode, EpisodeKey
 
 HOUR_S = 3600.0
@@ -56,6 +56,14 @@ class AutoStopPolicy:
     """The fleet breaker: at most this many distinct hosts auto-stopped in any hour."""
     drain_deadline: Duration = Duration(600)
     """A stop still draining this long after it was sent is reported failed."""
+
+    def __post_init__(self) -> None:
+        require(
+            self.consecutive >= 1, f"auto_stop.consecutive must be at least 1 poll, got {self.consecutive}"
+        )
+        require(self.max_per_hour >= 0, f"auto_stop.max_per_hour must be 0 or more, got {self.max_per_hour}")
+        ok = positive(self.drain_deadline)
+        require(ok, f"auto_stop.drain_deadline must be more than 0 s, got {self.drain_deadline:g}")
 
 
 @dataclass(frozen=True)

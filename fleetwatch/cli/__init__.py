@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 
 from fleetwatch.cli.alerts import cmd_ack, cmd_notify_test, cmd_silence, cmd_unsilence
 from fleetwatch.cli.hosts import cmd_hosts, cmd_trust
-from fleetwatch.cli.output import diag
-from fleetwatch.cli.parser import build_parser
+from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.parser import build_parser, parse
+from fleetwatch.cli.render import plugin_text
 from fleetwatch.cli.status import cmd_discard_backlog, cmd_silences, cmd_status
 from fleetwatch.cli.watch import cmd_check, cmd_demo, cmd_watch
 from fleetwatch.errors import FleetwatchError
@@ -39,11 +40,13 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], ExitCode]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fleetwatch`` console script."""
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         return int(COMMANDS[args.command](args))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (cli.output.run): an orderly end
         return int(ExitCode.OK)
     except FleetwatchError as exc:
+        if args.command == "check":  # a monitoring engine shows stdout: say UNKNOWN there, and why
+            out([f"FLEETWATCH UNKNOWN - {plugin_text(str(exc))}"])
         diag(str(exc))
         return int(ExitCode.UNKNOWN)

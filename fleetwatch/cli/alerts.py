@@ -5,29 +5,44 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from fnmatch import fnmatchcase
 
 from fleetwatch import paths, silences
 from fleetwatch.basics import iso, whoami
 from fleetwatch.cli.output import diag, out
-from fleetwatch.cli.settings import effective_config
+from fleetwatch.cli.settings import effective_config, selected_fleet
 from fleetwatch.detect import REGISTRY
+from fleetwatch.errors import ConfigError
 from fleetwatch.status import ExitCode
 from fleetwatch.store import Store
-from fleetwatch.vantage import WATCHER_DETECTORS
+from fleetwatch.vantage import VANTAGE_DETECTORS, WATCHER
 
 
 def _store(args: argparse.Namespace) -> Store:
-    store = Store.open(paths.state_dir(args.state_dir))
-    return store
+    return Store.open(paths.state_dir(args.state_dir))
+
+
+def _known_hosts(args: argparse.Namespace, store: Store) -> set[str]:
+    """Hosts a silence may name: the fleet's (ssh_config, inventories), the watcher, and every host the
+    state store has seen (jump hosts included)."""
+    fleet = selected_fleet(args, effective_config(args), listing=True, resolve=False)
+    return {*fleet.names, WATCHER, *store.polls(), *(host for host, _ in store.episodes())}
 
 
 def cmd_silence(args: argparse.Namespace) -> ExitCode:
     """Mute notifications for HOST[:DETECTOR] for a while (alerts stay visible in ``check``)."""
-    host, detector = silences.parse_target(args.target, set(REGISTRY) | WATCHER_DETECTORS)
+    host, detector = silences.parse_target(args.target, set(REGISTRY) | VANTAGE_DETECTORS)
     seconds = silences.parse_duration(args.duration)
     now = time.time()
     store = _store(args)
     try:
+        known = _known_hosts(args, store)
+        if not any(fnmatchcase(name, host) for name in known):
+            listing = ", ".join(sorted(known)[:8]) + (" …" if len(known) > 8 else "") or "none"
+            raise ConfigError(
+                f"{host!r} names no host of the fleet or the state store (known: {listing}); "
+                "nothing silenced (give --ssh-config / --inventory if the fleet is defined there)"
+            )
         s = silences.add_silence(store.connection, host, detector, now + seconds, args.reason, whoami(), now)
     finally:
         store.close()
@@ -37,7 +52,7 @@ def cmd_silence(args: argparse.Namespace) -> ExitCode:
 
 def cmd_ack(args: argparse.Namespace) -> ExitCode:
     """Acknowledge HOST:DETECTOR: no more notifications for this episode (a new one notifies again)."""
-    host, detector = silences.parse_target(args.target, set(REGISTRY) | WATCHER_DETECTORS)
+    host, detector = silences.parse_target(args.target, set(REGISTRY) | VANTAGE_DETECTORS)
     if detector is None:
         diag(f"ack needs HOST:DETECTOR (an ack is for one open alert), got {args.target!r}")
         return ExitCode.UNKNOWN

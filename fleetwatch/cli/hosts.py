@@ -8,6 +8,7 @@ import json
 import sys
 
 from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.render import JSON_SCHEMA
 from fleetwatch.cli.settings import effective_config, selected_fleet, ssh_config_path
 from fleetwatch.inventory.model import Host
 from fleetwatch.inventory.resolve import resolve_alias
@@ -20,6 +21,7 @@ def host_record(h: Host) -> dict[str, object]:
     """The JSON shape of one resolved host."""
     t = h.target
     return {
+        "schema": JSON_SCHEMA,
         "alias": h.alias,
         "hostname": t.hostname,
         "user": t.user,

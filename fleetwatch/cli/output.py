@@ -1,17 +1,62 @@
-"""The CLI contract: data on stdout, one-line ``fleetwatch: …`` diagnostics on stderr."""
+"""The CLI contract: data on stdout, one-line ``fleetwatch: …`` diagnostics on stderr, and how a command
+ends: a closed pipe (``fleetwatch check | head -1``) or SIGTERM is an orderly end, never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Stdout:
+    """Whether whoever reads our stdout has gone away (then output goes nowhere, quietly)."""
+
+    closed = False
 
 
 def diag(message: str) -> None:
     """One diagnostic line on stderr."""
-    print(f"fleetwatch: {message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(BrokenPipeError, ValueError):  # nobody reads stderr either: drop the line
+        print(f"fleetwatch: {message}", file=sys.stderr, flush=True)
 
 
 def out(lines: Iterable[str]) -> None:
-    """Data lines on stdout, flushed (watch mode output is read live)."""
-    for line in lines:
-        print(line, flush=True)
+    """Data lines on stdout, flushed (watch mode output is read live).
+
+    When the reader has closed the pipe, stdout is pointed at /dev/null (so the interpreter's own final
+    flush cannot fail either) and ``Stdout.closed`` tells long-running commands to end."""
+    if Stdout.closed:
+        return
+    try:
+        for line in lines:
+            print(line, flush=True)
+    except BrokenPipeError:
+        Stdout.closed = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` where SIGTERM ends the command as Ctrl-C does: the main task is cancelled, so every
+    ``finally`` runs (connections closed, temporary files removed); raises KeyboardInterrupt after."""
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(main())

@@ -1,135 +1,206 @@
-"""The argument parser.  Values left at None fall back to the environment, then the config file."""
+"""The argument parser.  Values left at None fall back to the environment, then the config file.
+
+Each option is defined once (``OPTIONS``) and each command takes only the options it uses, so its
+``--help`` offers nothing it would ignore.  Options may come before the command (``fleetwatch
+--state-dir D status``); one given there that the command does not use is a usage error.  Usage errors
+exit 3 (UNKNOWN), not argparse's 2, which a monitoring system would read as CRITICAL.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from fleetwatch import __version__
 
+EXIT_CODES = (
+    "exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, "
+    "3 UNKNOWN (a usage or config error, or the fleet could not be seen: offline, unreachable, pass deadline)"
+)
+USAGE_ERROR = 3
 
-def _selection(p: argparse.ArgumentParser, sub: bool) -> None:
-    # In subcommands the defaults are SUPPRESSed so a flag given before the subcommand survives.
-    d = argparse.SUPPRESS if sub else None
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        default=d,
-        help="config file (default: $FLEETWATCH_CONFIG or ~/.config/fleetwatch/config.yaml)",
-    )
-    p.add_argument(
-        "--ssh-config",
-        metavar="PATH",
-        default=d,
-        help="OpenSSH client config to read aliases from (default: ~/.ssh/config)",
-    )
-    p.add_argument(
-        "--inventory",
-        metavar="FILE",
-        action="append",
-        default=d,
-        help="YAML inventory (repeatable); when given, the fleet is its hosts",
-    )
-    p.add_argument(
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors exiting 3; a ``check`` also says UNKNOWN on stdout for its engine."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.prog.endswith(" check"):
+            print(f"FLEETWATCH UNKNOWN - usage error: {message}", flush=True)
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"fleetwatch: error: {message} (see {self.prog} --help)\n")
+
+
+def _strings(p: argparse.ArgumentParser, name: str, metavar: str, help: str, *, many: bool = False) -> None:
+    p.add_argument(name, metavar=metavar, action="append" if many else "store", help=help)
+
+
+def _flag(p: argparse.ArgumentParser, name: str, help: str) -> None:
+    p.add_argument(name, action="store_true", default=False, help=help)
+
+
+OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "config": lambda p: _strings(
+        p, "--config", "FILE", "config file (default: $FLEETWATCH_CONFIG or ~/.config/fleetwatch/config.yaml)"
+    ),
+    "ssh_config": lambda p: _strings(
+        p, "--ssh-config", "PATH", "OpenSSH client config to read aliases from (default: ~/.ssh/config)"
+    ),
+    "inventory": lambda p: _strings(
+        p, "--inventory", "FILE", "YAML inventory (repeatable); when given, the fleet is its hosts", many=True
+    ),
+    "host": lambda p: _strings(p, "--host", "ALIAS", "this host (repeatable)", many=True),
+    "group": lambda p: _strings(
+        p, "--group", "G", "the hosts of this inventory group (repeatable)", many=True
+    ),
+    "state_dir": lambda p: _strings(
+        p,
         "--state-dir",
-        metavar="DIR",
-        default=d,
-        help="state directory (default: $FLEETWATCH_STATE_DIR or ~/.local/state/fleetwatch)",
-    )
-    p.add_argument("--host", metavar="ALIAS", action="append", default=d, help="poll this host (repeatable)")
-    p.add_argument("--group", metavar="G", action="append", default=d, help="poll this inventory group")
-    p.add_argument("--json", action="store_true", default=d if sub else False, help="JSON output")
-
-
-def _run(p: argparse.ArgumentParser, sub: bool) -> None:
-    d = argparse.SUPPRESS if sub else None
-    p.add_argument(
-        "--once",
-        action="store_true",
-        default=d if sub else False,
-        help="one pass, print open alerts, exit 0/1/2/3 (OK/WARNING/CRITICAL/UNKNOWN)",
-    )
-    p.add_argument(
+        "DIR",
+        "state directory (default: $FLEETWATCH_STATE_DIR or ~/.local/state/fleetwatch)",
+    ),
+    "json": lambda p: _flag(p, "--json", "JSON output (see docs/json.md)"),
+    "interval": lambda p: _strings(
+        p,
         "--interval",
-        metavar="S",
-        default=d,
-        help="time between passes: 60, 90s, 5m (default 60; for `check`: how often cron runs it)",
-    )
-    p.add_argument(
-        "--timeout", metavar="S", default=d, help="hard deadline per host for connect + command (default 20)"
-    )
-    p.add_argument(
-        "--concurrency", type=int, metavar="N", default=d, help="hosts polled at once (default 32)"
-    )
-    p.add_argument(
+        "S",
+        "time between passes: 60, 90s, 5m (watching: default 60 s; check and status: how often cron runs "
+        "check, default 5 min)",
+    ),
+    "timeout": lambda p: _strings(
+        p, "--timeout", "S", "hard deadline per host for connect + command (default 20 s)"
+    ),
+    "concurrency": lambda p: _strings(p, "--concurrency", "N", "hosts polled at once (default 32)"),
+    "notify": lambda p: _strings(
+        p,
         "--notify",
-        metavar="URL",
-        action="append",
-        default=d,
-        help="also notify this Apprise URL, every severity (repeatable)",
-    )
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        default=d if sub else False,
-        help="auto-stop: say what would run where, change nothing on the hosts",
-    )
+        "URL",
+        "also notify this Apprise URL, every severity (repeatable; secrets: prefer "
+        "the config file or FLEETWATCH_NOTIFY, argv shows in `ps`)",
+        many=True,
+    ),
+    "dry_run": lambda p: _flag(
+        p, "--dry-run", "auto-stop: say what would run where, change nothing on the hosts"
+    ),
+    "once": lambda p: _flag(p, "--once", "one pass, print open alerts, then exit 0/1/2/3"),
+    "quiet": lambda p: _flag(p, "--quiet", "no line per pass on stderr (alerts and problems still print)"),
+    "utc": lambda p: _flag(p, "--utc", "timestamps in UTC instead of local time"),
+    "deadline": lambda p: _strings(
+        p,
+        "--deadline",
+        "S",
+        "end the pass after this long, UNKNOWN, naming the hosts still pending (default 60 s; keep it "
+        "under cron's period)",
+    ),
+}
+SELECT = ("config", "ssh_config", "inventory", "host", "group")
+RUN = ("interval", "timeout", "concurrency", "notify", "dry_run")
+WATCH = ("once", "quiet", "utc")
+MAIN = (*SELECT, "state_dir", "json", *RUN, *WATCH)
+
+
+def _command(
+    subs: Any, name: str, help: str, options: Sequence[str], *, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subs.add_parser(name, help=help, description=help, epilog=epilog)
+    for option in options:
+        OPTIONS[option](p)
+    p.set_defaults(_options=frozenset(options))
+    # SUPPRESS: an option given before the command survives when the command does not repeat it.
+    for action in p._actions:
+        if action.dest in options:
+            action.default = argparse.SUPPRESS
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="fleetwatch",
         description="Agentless fleet monitor for agent-runner hosts over SSH. "
-        "With no command: watch the selected hosts (every host when none is named).",
+        "With no command: watch the selected hosts (every enabled host when none is named).",
+        epilog=EXIT_CODES,
     )
-    parser.add_argument("--version", action="version", version=f"fleetwatch {__version__}")
-    _selection(parser, sub=False)
-    _run(parser, sub=False)
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check = subs.add_parser("check", help="one pass for cron: summary line with perfdata, exit 0/1/2/3")
-    _selection(check, sub=True)
-    _run(check, sub=True)
-    status = subs.add_parser(
-        "status", help="the fleet as last seen, from the state store: no poll; exit 0/1/2/3 on what it shows"
+    parser.add_argument("-V", "--version", action="version", version=f"fleetwatch {__version__}")
+    for option in MAIN:
+        OPTIONS[option](parser)
+    parser.set_defaults(_options=frozenset(MAIN))
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    check = _command(
+        subs,
+        "check",
+        "one pass for cron or a monitoring engine: a plugin status line with perfdata, one line per alert",
+        (*SELECT, "state_dir", "json", *RUN, "deadline"),
+        epilog=EXIT_CODES,
     )
-    _selection(status, sub=True)
-    status.add_argument(
-        "--interval",
-        metavar="S",
-        default=argparse.SUPPRESS,
-        help="how often passes run (watch interval or cron period; default: learned from the store, at least "
-        "5m): a poll older than 3 of these is shown stale",
+    check.add_argument("-V", "--version", action="version", version=f"fleetwatch {__version__}")
+    _command(
+        subs,
+        "status",
+        "the fleet as last seen, from the state store: no poll, no notification",
+        (*SELECT, "state_dir", "json", "interval"),
+        epilog=EXIT_CODES,
     )
-    silences = subs.add_parser("silences", help="list silences and acks in force (who, why, until)")
-    _selection(silences, sub=True)
-    discard = subs.add_parser(
-        "discard-backlog", help="drop the undelivered notifications of one target (as `status` shows it)"
+    _command(subs, "silences", "list silences and acks in force (who, why, until)", ("state_dir", "json"))
+    discard = _command(
+        subs, "discard-backlog", "drop the undelivered notifications of one target", ("state_dir",)
     )
-    discard.add_argument("target", metavar="TARGET", help="the target's URL, or its redacted form")
-    _selection(discard, sub=True)
-    hosts = subs.add_parser("hosts", help="list the resolved hosts, and whether each is enabled")
-    _selection(hosts, sub=True)
-    trust = subs.add_parser(
-        "trust", help="fetch a host's key, show its fingerprint, record it once confirmed"
+    discard.add_argument(
+        "target", metavar="TARGET", help="the target's URL, or its redacted form as status shows it"
+    )
+    _command(subs, "hosts", "list the resolved hosts, and whether each is enabled", (*SELECT, "json"))
+    trust = _command(
+        subs,
+        "trust",
+        "fetch a host's key, show its fingerprint, record it once confirmed",
+        ("config", "ssh_config", "timeout"),
     )
     trust.add_argument("alias")
-    _selection(trust, sub=True)
-    silence = subs.add_parser("silence", help="mute HOST[:DETECTOR] notifications for a while")
-    silence.add_argument("target", metavar="HOST[:DETECTOR]")
+    silence = _command(
+        subs,
+        "silence",
+        "mute HOST[:DETECTOR] notifications for a while",
+        ("config", "ssh_config", "inventory", "state_dir"),
+    )
+    silence.add_argument("target", metavar="HOST[:DETECTOR]", help="a host of the fleet or a glob (pi*)")
     silence.add_argument("--for", dest="duration", metavar="DURATION", required=True, help="e.g. 2h, 30m, 1d")
-    silence.add_argument("--reason", default="", help="why (shown in check output)")
-    _selection(silence, sub=True)
-    ack = subs.add_parser("ack", help="acknowledge HOST:DETECTOR until its episode resolves")
+    silence.add_argument("--reason", default="", help="why (shown in status and check output)")
+    ack = _command(subs, "ack", "acknowledge HOST:DETECTOR until its episode resolves", ("state_dir",))
     ack.add_argument("target", metavar="HOST:DETECTOR")
-    ack.add_argument("--reason", default="", help="why (shown in check output)")
-    _selection(ack, sub=True)
-    unsilence = subs.add_parser("unsilence", help="remove a silence or ack by its id (see `check`)")
+    ack.add_argument("--reason", default="", help="why (shown in status and check output)")
+    unsilence = _command(
+        subs, "unsilence", "remove a silence or ack by its id (see `silences`)", ("state_dir",)
+    )
     unsilence.add_argument("id", type=int)
-    _selection(unsilence, sub=True)
-    test = subs.add_parser("notify-test", help="send a test message to every configured target")
-    _selection(test, sub=True)
-    _run(test, sub=True)
-    demo = subs.add_parser("demo", help="run the real pipeline against an embedded simulated fleet")
-    _selection(demo, sub=True)
-    _run(demo, sub=True)
+    _command(subs, "notify-test", "send a test message to every configured target", ("config", "notify"))
+    _command(
+        subs,
+        "demo",
+        "run the real pipeline against an embedded simulated fleet",
+        ("host", "group", "state_dir", "json", "interval", "timeout", "concurrency", "dry_run", *WATCH),
+    )
     return parser
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; an option given before a command that does not use it is a usage error."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    command = _subparsers(parser).get(args.command, parser)
+    if extra:
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command is not None:
+        main_defaults = {a.dest: a.default for a in parser._actions}
+        for dest in sorted(set(MAIN) - args._options):
+            if getattr(args, dest, None) != main_defaults.get(dest):
+                flag = "--" + dest.replace("_", "-")
+                command.error(f"{flag} does not apply to `fleetwatch {args.command}`")
+    return args
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}

@@ -6,17 +6,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fleetwatch import silences
 from fleetwatch.basics import human_duration, iso
-from fleetwatch.episodes import Change, Episode, EpisodeKey, Transition
+from fleetwatch.episodes import Change, Episode, Transition
 from fleetwatch.events import ActionFinished
 from fleetwatch.findings import Severity
 from fleetwatch.silences import Silence
-from fleetwatch.status import Alert, ExitCode, FleetStatus
+from fleetwatch.status import Alert, ExitCode, FleetStatus, HostState
+from fleetwatch.vantage import WATCHER_DETECTORS
+
+JSON_SCHEMA = 2
+"""Version of every ``--json`` document and line (see docs/json.md); 1 was 0.1.0's, which had no field."""
+
+
+def plugin_text(text: str) -> str:
+    """Text safe for a plugin's output: one line, and no ``|`` (an engine would take what follows as
+    perfdata); hosts' words reach alert messages, so this is applied to every line ``check`` prints."""
+    return " ".join(text.replace("|", "¦").split())
 
 
 def alert_record(ep: Episode, state: str, ts: float) -> dict[str, Any]:
@@ -42,11 +52,13 @@ def text_line(ep: Episode, state: str, now: float) -> str:
     return f"{ep.severity.tag} {ep.host} {ep.detector} — {ep.message}{hint}"
 
 
-def format_alert(ep: Episode, state: str, ts: float, as_json: bool) -> str:
-    """One output line for an alert in the chosen format."""
+def format_alert(ep: Episode, state: str, ts: float, as_json: bool, note: str = "") -> str:
+    """One output line for an alert in the chosen format; ``note`` says what mutes it, if anything."""
     if as_json:
-        return json.dumps(alert_record(ep, state, ts), default=str, ensure_ascii=False)
-    return text_line(ep, state, ts)
+        record = {"schema": JSON_SCHEMA, **alert_record(ep, state, ts), "muted": note or None}
+        return json.dumps(record, default=str, ensure_ascii=False)
+    line = text_line(ep, state, ts)
+    return f"{line} [{note}]" if note else line
 
 
 def transition_lines(transitions: Iterable[Transition], as_json: bool) -> list[str]:
@@ -59,17 +71,33 @@ def transition_lines(transitions: Iterable[Transition], as_json: bool) -> list[s
     return lines
 
 
-def open_lines(open_episodes: Mapping[EpisodeKey, Episode], hosts: set[str], as_json: bool) -> list[str]:
-    """Lines for every open alert on ``hosts``, worst first."""
-    eps = [e for e in open_episodes.values() if e.host in hosts]
-    eps.sort(key=lambda e: (-e.severity, e.host, e.detector))
-    return [format_alert(e, "firing", e.started_at, as_json) for e in eps]
+def open_lines(status: FleetStatus, as_json: bool) -> list[str]:
+    """Lines for every open alert of a status (its hosts', the watcher's), worst first."""
+    return [
+        format_alert(a.episode, "firing", a.episode.started_at, as_json, alert_note(a))
+        for a in status.alerts()
+    ]
 
 
-def exit_code(open_episodes: Mapping[EpisodeKey, Episode], hosts: set[str]) -> ExitCode:
-    """Worst open severity among ``hosts`` as a monitoring exit code."""
-    worst = max((e.severity for e in open_episodes.values() if e.host in hosts), default=Severity.INFO)
-    return {Severity.INFO: ExitCode.OK, Severity.WARNING: ExitCode.WARNING}.get(worst, ExitCode.CRITICAL)
+@dataclass(frozen=True)
+class Perf:
+    """One perfdata value as the plugin guidelines write it: ``'label'=value[UOM];warn;crit;min;max``.
+
+    Thresholds are plugin ranges: ``0`` means "alert when above 0"."""
+
+    label: str
+    value: float | int
+    unit: str = ""
+    warn: str = ""
+    crit: str = ""
+    min: float | int | None = 0
+    max: float | int | None = None
+
+    def __str__(self) -> str:
+        value = f"{self.value:g}" if isinstance(self.value, float) else str(self.value)
+        bounds = ["" if b is None else str(b) for b in (self.min, self.max)]
+        fields = ";".join([self.warn, self.crit, *bounds]).rstrip(";")
+        return f"'{self.label}'={value}{self.unit}" + (f";{fields}" if fields else "")
 
 
 @dataclass(frozen=True)
@@ -81,37 +109,58 @@ class CheckSummary:
     perfdata: dict[str, float | int]
 
 
-def check_summary(status: FleetStatus, extra: Mapping[str, float | int] | None = None) -> CheckSummary:
-    """``FLEETWATCH CRITICAL - 2 critical, 1 warning, 9 ok of 12 hosts | hosts=12 ok=9 …``.
+def host_counts(status: FleetStatus) -> dict[str, int]:
+    """Watched hosts by what ``check`` counts them as: a host not seen is never "ok"."""
+    counts = dict.fromkeys(("critical", "warning", "unreachable", "unknown", "ok"), 0)
+    for h in status.watched:  # a critical alert first, then what we could not see, then warnings
+        if h.live_severity is Severity.CRITICAL:
+            counts["critical"] += 1
+        elif h.state is HostState.UNREACHABLE:
+            counts["unreachable"] += 1
+        elif h.state in (HostState.UNKNOWN, HostState.NEVER_POLLED):
+            counts["unknown"] += 1
+        elif h.live_severity is Severity.WARNING:
+            counts["warning"] += 1
+        else:
+            counts["ok"] += 1
+    return counts
 
-    ``extra`` perfdata (the pass's ``seconds``) goes before the notification backlog's counts.
 
-    Silenced and acknowledged alerts are listed but do not raise the status: muting a known problem
-    is what they are for.  Alerts about the watcher itself (``watcher_offline``) raise it.
+def check_summary(status: FleetStatus, seconds: float) -> CheckSummary:
+    """``FLEETWATCH CRITICAL - 2 critical, 1 warning, 1 unreachable, 0 unknown, 8 ok of 12 hosts | …``.
+
+    The status is ``FleetStatus.code``: silenced, acknowledged and inhibited alerts are listed but do not
+    raise it; hosts not seen never count as ok; a blind pass (watcher offline, nothing reachable, the
+    deadline reached) is UNKNOWN unless something is known to be CRITICAL.
     """
-    worst = [h.live_severity for h in status.hosts]
-    crit = sum(1 for s in worst if s is Severity.CRITICAL)
-    warn = sum(1 for s in worst if s is Severity.WARNING)
-    ok = len(status.hosts) - crit - warn
+    counts = host_counts(status)
+    total = len(status.watched)
     alerts = status.alerts()
-    overall = max((a.episode.severity for a in alerts if a.live), default=Severity.INFO)
-    code = {Severity.CRITICAL: ExitCode.CRITICAL, Severity.WARNING: ExitCode.WARNING}.get(
-        overall, ExitCode.OK
+    code = status.code
+    text = (
+        f"FLEETWATCH {code.name} - " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" of {total} hosts"
     )
-    perf: dict[str, float | int] = {
-        "hosts": len(status.hosts),
-        "ok": ok,
-        "warning": warn,
-        "critical": crit,
-        "alerts": len(alerts),
-        "muted": sum(1 for a in alerts if not a.live),
-        **(extra or {}),
-        "pending": sum(b.pending for b in status.backlog),
-        "failed": sum(b.failed for b in status.backlog),
-    }
-    text = f"FLEETWATCH {code.name} - {crit} critical, {warn} warning, {ok} ok of {len(status.hosts)} hosts"
-    perf_text = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in perf.items())
-    return CheckSummary(code, f"{text} | {perf_text}", perf)
+    if any(a.live and a.episode.detector in WATCHER_DETECTORS for a in status.watcher):
+        text += "; this watcher seems offline"
+    if status.pending:
+        names = ", ".join(status.pending[:5]) + (" …" if len(status.pending) > 5 else "")
+        text += f"; pass deadline reached, {len(status.pending)} pending: {names}"
+    perf = [
+        Perf("hosts", total),
+        Perf("ok", counts["ok"], max=total),
+        Perf("warning", counts["warning"], warn="0", max=total),
+        Perf("critical", counts["critical"], crit="0", max=total),
+        Perf("unreachable", counts["unreachable"], warn="0", max=total),
+        Perf("unknown", counts["unknown"], warn="0", max=total),
+        Perf("hosts_pending", len(status.pending), warn="0", max=total),
+        Perf("alerts", len(alerts)),
+        Perf("muted", sum(1 for a in alerts if not a.live)),
+        Perf("time", round(seconds, 2), unit="s"),
+        Perf("notify_pending", sum(b.pending for b in status.backlog)),
+        Perf("notify_failed", sum(b.failed for b in status.backlog), warn="0"),
+    ]
+    line = f"{plugin_text(text)} | {' '.join(map(str, perf))}"
+    return CheckSummary(code, line, {p.label: p.value for p in perf})
 
 
 def mute_note(s: Silence) -> str:
@@ -121,20 +170,25 @@ def mute_note(s: Silence) -> str:
     return ("ACK" if s.ack else "SILENCED") + who + why
 
 
-def _note(a: Alert) -> str:
-    return mute_note(a.muted_by) if a.muted_by else ""
+def alert_note(a: Alert) -> str:
+    """What mutes an alert (``ACK by …``, ``SILENCED by …``, ``INHIBITED by …``), or ""."""
+    if a.muted_by:
+        return mute_note(a.muted_by)
+    return f"INHIBITED by {a.inhibited_by}" if a.inhibited_by else ""
 
 
 def check_lines(status: FleetStatus, summary: CheckSummary, actions: Sequence[ActionFinished]) -> list[str]:
     """``check``'s text output: the summary line, one line per open alert, actions, silences, backlog."""
-    lines = [summary.line]
+    lines = []
     for a in status.alerts():
         ep = a.episode
         line = text_line(ep, "firing", ep.started_at)
-        lines.append(f"{line} [{mute_note(a.muted_by)}]" if a.muted_by else line)
+        lines.append(f"{line} [{alert_note(a)}]" if alert_note(a) else line)
     lines += [action_line(a, False) for a in actions]
     lines += [silences.describe(s, status.now) for s in status.silences]
-    return lines + [b.describe() for b in status.backlog]
+    lines += [b.describe() for b in status.backlog]
+    # Hosts' own words reach these lines: no `|` (an engine would read perfdata from it), one line each.
+    return [summary.line, *map(plugin_text, lines)]
 
 
 def check_document(
@@ -142,11 +196,12 @@ def check_document(
 ) -> dict[str, Any]:
     """``check --json``: one document for machines."""
     return {
+        "schema": JSON_SCHEMA,
         "status": summary.code.name,
         "summary": summary.line,
         "perfdata": summary.perfdata,
         "alerts": [
-            {**alert_record(a.episode, "firing", a.episode.started_at), "muted": _note(a)}
+            {**alert_record(a.episode, "firing", a.episode.started_at), "muted": alert_note(a)}
             for a in status.alerts()
         ],
         "silences": [dataclasses.asdict(s) for s in status.silences]

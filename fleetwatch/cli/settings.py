@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetwatch import paths
-from fleetwatch.basics import Duration, parse_duration
+from fleetwatch.basics import Duration, finite_duration
 from fleetwatch.config import Config, load_config, with_values
 from fleetwatch.errors import ConfigError
 from fleetwatch.inventory.fleet import Fleet, select_fleet
@@ -20,45 +20,52 @@ _OVERLAY: dict[str, tuple[str, ...]] = {
     "interval": ("passes", "interval"),
     "timeout": ("passes", "timeout"),
     "concurrency": ("passes", "concurrency"),
+    "deadline": ("passes", "deadline"),
     "ssh_config": ("ssh_config",),
     "heartbeat_url": ("heartbeat_url",),
 }
 
 
 def effective_config(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """The config file overlaid with the environment and the command line.
+    """The config file overlaid with the environment and the command line; a bad value is a
+    ``ConfigError`` naming the flag or variable it came from.
 
     ``base`` replaces the file *and* the environment (the demo must never notify the user's real targets).
     """
     config = base if base is not None else load_config(getattr(args, "config", None))
-    changes: dict[tuple[str, ...], Any] = {}
-    for name in (*_OVERLAY, "inventory"):
+    layers: list[tuple[str, str, str]] = []  # (setting, value, where it came from)
+    for name in (*_OVERLAY, "inventory", "notify"):
         env = os.environ.get(f"FLEETWATCH_{name.upper()}") if base is None else None
         if env:
-            changes.update(_convert(name, env, f"FLEETWATCH_{name.upper()}"))
+            layers.append((name, env, f"FLEETWATCH_{name.upper()}"))
     for name in _OVERLAY:
         value = getattr(args, name, None)
         if value is not None:
-            changes.update(_convert(name, str(value), f"--{name.replace('_', '-')}"))
+            layers.append((name, str(value), f"--{name.replace('_', '-')}"))
     if getattr(args, "inventory", None):
-        changes[("inventories",)] = tuple(args.inventory)
-    extra = tuple(Target(url) for url in getattr(args, "notify", None) or ())
-    changes[("notify",)] = (*config.notify, *extra)
-    return with_values(config, changes)
-
-
-def _convert(name: str, value: str, source: str) -> dict[tuple[str, ...], Any]:
-    if name == "inventory":
-        return {("inventories",): tuple(p for p in value.split(os.pathsep) if p)}
-    where = _OVERLAY[name]
-    if name in ("interval", "timeout"):
+        layers.append(("inventory", os.pathsep.join(args.inventory), "--inventory"))
+    for url in getattr(args, "notify", None) or ():
+        layers.append(("notify", url, "--notify"))
+    for name, value, source in layers:
         try:
-            return {where: Duration(parse_duration(value))}
+            config = with_values(config, _convert(config, name, value))
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+    return config
+
+
+def _convert(config: Config, name: str, value: str) -> dict[tuple[str, ...], Any]:
+    """One overlay value as config changes; ValueError when it is not a valid value."""
+    if name == "inventory":
+        return {("inventories",): tuple(p for p in value.split(os.pathsep) if p)}
+    if name == "notify":  # FLEETWATCH_NOTIFY may hold several URLs, separated by whitespace
+        return {("notify",): (*config.notify, *(Target(url) for url in value.split()))}
+    where = _OVERLAY[name]
+    if name in ("interval", "timeout", "deadline"):
+        return {where: Duration(finite_duration(value))}
     if name == "concurrency":
-        if not value.isdigit() or int(value) < 1:
-            raise ConfigError(f"{source}: expected a whole number of hosts, got {value!r}")
+        if not value.strip().isdigit():
+            raise ValueError(f"expected a whole number of hosts, got {value!r}")
         return {where: int(value)}
     return {where: value}
 

@@ -8,8 +8,9 @@ import time
 
 from fleetwatch import paths, silences
 from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.render import JSON_SCHEMA
 from fleetwatch.cli.settings import effective_config, selected_fleet
-from fleetwatch.cli.status_view import SCHEMA, silence_record, silences_lines, status_document, status_lines
+from fleetwatch.cli.status_view import silence_record, silences_lines, status_document, status_lines
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.settings import CHECK_INTERVAL
 from fleetwatch.status import ExitCode
@@ -26,7 +27,7 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
     config = effective_config(args)
     fleet = selected_fleet(args, config, listing=True, resolve=False)
     # Without --interval, judge staleness by the cron cadence: a status is read between `check` runs.
-    settings = config.passes.with_default_interval(CHECK_INTERVAL)
+    settings = config.passes.with_defaults(CHECK_INTERVAL)
     store = _store(args)
     try:
         status = read_status(store, entries(fleet), config, settings, time.time())
@@ -48,7 +49,7 @@ def cmd_silences(args: argparse.Namespace) -> ExitCode:
     finally:
         store.close()
     if args.json:
-        out([json.dumps({"schema": SCHEMA, "silences": [silence_record(s, now) for s in items]})])
+        out([json.dumps({"schema": JSON_SCHEMA, "silences": [silence_record(s, now) for s in items]})])
     else:
         out(silences_lines(items, now))
     return ExitCode.OK

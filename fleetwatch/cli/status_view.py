@@ -13,14 +13,12 @@ from typing import Any
 
 from fleetwatch import silences
 from fleetwatch.basics import human_duration, iso
-from fleetwatch.cli.render import alert_record, mute_note
+from fleetwatch.cli.render import JSON_SCHEMA, alert_record, mute_note
 from fleetwatch.notify.model import Backlog
 from fleetwatch.polls import HostFacts
 from fleetwatch.silences import Silence
 from fleetwatch.status import Alert, FleetStatus, HostState, HostStatus
 
-SCHEMA = 1
-"""Version of the ``--json`` documents of ``status`` and ``silences`` (see docs/json.md)."""
 _COLUMNS = ("HOST", "STATE", "LAST OK", "LAST FAILURE", "DISK", "LOAD", "LAST EVENT", "ROUND", "ALERTS")
 
 
@@ -184,7 +182,7 @@ def status_document(status: FleetStatus) -> dict[str, Any]:
     """``status --json``: one document (schema in docs/json.md)."""
     now = status.now
     return {
-        "schema": SCHEMA,
+        "schema": JSON_SCHEMA,
         "at": iso(now),
         "status": status.code.name,
         "exit_code": int(status.code),

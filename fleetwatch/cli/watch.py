@@ -8,23 +8,24 @@ import json
 import time
 
 from fleetwatch import paths
-from fleetwatch.cli.output import diag, out
+from fleetwatch.cli.output import Stdout, diag, out, run
 from fleetwatch.cli.render import (
     check_document,
     check_lines,
     check_summary,
-    exit_code,
     open_lines,
     transition_lines,
 )
 from fleetwatch.cli.settings import effective_config, selected_fleet
+from fleetwatch.cli.stream import Stamp, colour_wanted, pass_line, start_line
 from fleetwatch.config import Config
 from fleetwatch.episodes import Change
 from fleetwatch.events import ActionFinished, DeliveriesFlushed, PassFinished, WatcherEvent
 from fleetwatch.inventory.fleet import Fleet
+from fleetwatch.notify.apprise_edge import redact
 from fleetwatch.pipeline import PassResult
-from fleetwatch.settings import CHECK_INTERVAL, WATCH_INTERVAL
-from fleetwatch.status import ExitCode
+from fleetwatch.settings import CHECK_DEADLINE, CHECK_INTERVAL, WATCH_INTERVAL
+from fleetwatch.status import ExitCode, FleetStatus
 from fleetwatch.store import Store
 from fleetwatch.watcher import Watcher
 
@@ -38,27 +39,40 @@ def _diagnose(event: WatcherEvent) -> None:
         diag(str(event))
 
 
-def _first_lines(result: PassResult, names: set[str], as_json: bool) -> list[str]:
+def _first_lines(status: FleetStatus, result: PassResult, as_json: bool) -> list[str]:
+    """The first pass: every open alert (the watcher's own included), then what resolved."""
     resolved = [t for t in result.transitions if t.change is Change.RESOLVED]
-    return open_lines(result.open_episodes, names, as_json) + transition_lines(resolved, as_json)
+    return open_lines(status, as_json) + transition_lines(resolved, as_json)
 
 
 async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
-    names = set(watcher.fleet.names)
+    stamp = Stamp(utc=bool(args.utc), colour=colour_wanted())
+    if not args.quiet:
+        targets = [redact(t.url) for t in watcher.config.notify]
+        state = str(watcher.store.path.parent)
+        diag(
+            start_line(len(watcher.fleet.names), watcher.settings.interval_s, state, targets, bool(args.once))
+        )
     first = True
     try:
         while True:
             started = time.monotonic()
             result = await watcher.run_pass()
-            out(
-                _first_lines(result, names, args.json)
+            status = watcher.status(after=result)
+            lines = (
+                _first_lines(status, result, args.json)
                 if first
                 else transition_lines(result.transitions, args.json)
             )
+            out(lines if args.json else stamp.lines(lines, status.now))
+            if not args.quiet and not args.once:
+                diag(pass_line(stamp, watcher.passes, status, result.seconds))
             await watcher.after_pass(result, dry_run=args.dry_run, background=not args.once)
             if args.once:
                 await watcher.drain()
-                return exit_code(result.open_episodes, names)
+                return status.code
+            if Stdout.closed:  # whoever read our alerts is gone (`fleetwatch | head`): end like Ctrl-C
+                return ExitCode.OK
             first = False
             await asyncio.sleep(max(0.0, watcher.settings.interval_s - (time.monotonic() - started)))
     finally:
@@ -71,7 +85,16 @@ def _open(
     if not fleet.hosts and not fleet.unresolved:
         raise SystemExit(_no_hosts(fleet))
     store = Store.open(paths.state_dir(args.state_dir))
-    return Watcher(fleet, store, config, keep_open=keep_open, default_interval=interval, emit=_diagnose)
+    deadline = CHECK_DEADLINE if interval == CHECK_INTERVAL else None
+    return Watcher(
+        fleet,
+        store,
+        config,
+        keep_open=keep_open,
+        default_interval=interval,
+        default_deadline=deadline,
+        emit=_diagnose,
+    )
 
 
 def _no_hosts(fleet: Fleet) -> int:
@@ -84,7 +107,7 @@ def cmd_watch(args: argparse.Namespace) -> ExitCode:
     config = effective_config(args)
     watcher = _open(args, config, selected_fleet(args, config), keep_open=not args.once)
     try:
-        return asyncio.run(_loop(args, watcher))
+        return run(_loop(args, watcher))
     finally:
         watcher.store.close()
 
@@ -103,8 +126,8 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
         result = await watcher.run_pass()
         await watcher.after_pass(result, dry_run=args.dry_run, background=False)
         await watcher.drain()
-        status = watcher.status()
-        summary = check_summary(status, {"seconds": round(time.monotonic() - started, 2)})
+        status = watcher.status(after=result)
+        summary = check_summary(status, time.monotonic() - started)
         if args.json:
             out([json.dumps(check_document(status, summary, actions), default=str)])
         else:
@@ -119,7 +142,7 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     config = effective_config(args)
     watcher = _open(args, config, selected_fleet(args, config), keep_open=False, interval=CHECK_INTERVAL)
     try:
-        return asyncio.run(_check(args, watcher))
+        return run(_check(args, watcher))
     finally:
         watcher.store.close()
 
@@ -128,10 +151,10 @@ def cmd_demo(args: argparse.Namespace) -> ExitCode:
     """Start the embedded simulated fleet and run the main command against it."""
     from fleetwatch.demo import demo_fleet
 
-    async def run() -> ExitCode:
-        async with demo_fleet() as demo:
-            args.ssh_config, args.inventory = str(demo.ssh_config), None
-            args.state_dir = args.state_dir or str(demo.state_dir)
+    async def demo() -> ExitCode:
+        async with demo_fleet() as fleet:
+            args.ssh_config, args.inventory = str(fleet.ssh_config), None
+            args.state_dir = args.state_dir or str(fleet.state_dir)
             config = effective_config(args, base=Config())
             watcher = _open(args, config, selected_fleet(args, config), keep_open=not args.once)
             try:
@@ -139,4 +162,4 @@ def cmd_demo(args: argparse.Namespace) -> ExitCode:
             finally:
                 watcher.store.close()
 
-    return asyncio.run(run())
+    return run(demo())

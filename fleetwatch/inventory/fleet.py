@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,8 +109,57 @@ def select_fleet(
     if not resolve:
         return Fleet(tuple(chosen), (), {}, ssh_config)
     hosts, errors = resolve_members(chosen, ssh_config)
+    _config_broken(errors)
+    known = {m.alias for m in fleet}
+    _named_but_unknown([h for h in hosts if h.alias not in known], ssh_config, [str(p) for p in inventories])
     unresolved = {e.host: e for e in errors if isinstance(e, HostError)}
     return Fleet(tuple(chosen), tuple(hosts), unresolved, ssh_config)
+
+
+def _config_broken(errors: Sequence[InventoryError]) -> None:
+    """A line ``ssh -G`` refuses breaks every alias alike: that is a config error at ``file:line``, not a
+    failed poll per host."""
+    broken = next((e for e in errors if e.path is not None and e.line is not None), None)
+    if broken is None:
+        return
+    reason = getattr(broken, "reason", str(broken))
+    said = reason.split(": ", 2)[-1] if reason.count(": ") >= 2 else reason
+    hint = getattr(broken, "hint", "") or "run: ssh -G ALIAS"
+    raise InventoryError(
+        f"ssh_config error: {said.rstrip('.')} (every host resolves through this file; {hint})",
+        path=broken.path,
+        line=broken.line,
+    )
+
+
+def _named_but_unknown(bare: Sequence[Host], ssh_config: Path, inventories: Sequence[str]) -> None:
+    """``--host NAME`` for a name no Host block or inventory declares is taken as ``ssh NAME`` takes it:
+    fine when NAME resolves (or is an address, or is reached through a proxy); a usage error otherwise,
+    not a poll that fails as a ``remote_blip`` forever."""
+    for host in bare:
+        t = host.target
+        if t.proxy_jump or t.proxy_command or _resolves(t.hostname):
+            continue
+        where = f"{ssh_config}" + (f" or the inventories ({', '.join(inventories)})" if inventories else "")
+        raise InventoryError(
+            f"--host {host.alias}: no such host: not an alias in {where}, and {t.hostname!r} does not "
+            "resolve; see `fleetwatch hosts` for the fleet"
+        )
+
+
+def _resolves(name: str, timeout: float = 3.0) -> bool:
+    """Whether ``name`` is an IP address or resolves (system resolver, bounded: it may hang)."""
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lookup = pool.submit(socket.getaddrinfo, name, None)
+        try:
+            return bool(lookup.result(timeout=timeout))
+        except (OSError, TimeoutError):
+            return False
 
 
 def load_fleet(

@@ -33,6 +33,18 @@ class SshTarget:
     source: str = "ssh -G"
     """How this was resolved: ``ssh -G`` or ``parser`` (no ssh binary)."""
 
+    @property
+    def jumps(self) -> tuple[str, ...]:
+        """The ProxyJump hops' names, in order (``[user@]host[:port]`` -> ``host``)."""
+        if not self.proxy_jump:
+            return ()
+        names = []
+        for spec in self.proxy_jump.split(","):
+            host = spec.strip().rpartition("@")[2]
+            host = host[1:].partition("]")[0] if host.startswith("[") else host.partition(":")[0]
+            names.append(host)
+        return tuple(names)
+
 
 @dataclass(frozen=True)
 class Host:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetwatch import silences
-from fleetwatch.episodes import Change, Transition
+from fleetwatch.episodes import Change, EpisodeKey, Transition
 from fleetwatch.findings import Severity
 from fleetwatch.inventory.model import Host
 from fleetwatch.notify import apprise_edge
@@ -138,8 +138,15 @@ class Outbox:
         )
         return bool(rows)
 
-    def record(self, transitions: Sequence[Transition], hosts: Mapping[str, Host], now: float) -> None:
-        """Store the notifications for one pass's transitions, in the caller's write transaction."""
+    def record(
+        self,
+        transitions: Sequence[Transition],
+        hosts: Mapping[str, Host],
+        now: float,
+        inhibited: Mapping[EpisodeKey, str] | None = None,
+    ) -> None:
+        """Store the notifications for one pass's transitions, in the caller's write transaction; those of
+        ``inhibited`` episodes (a root cause explains them) are stored suppressed, like silenced ones."""
         if not transitions:
             return
         if not self._conn.in_transaction:
@@ -150,7 +157,10 @@ class Outbox:
         for t in transitions:
             ep = t.episode
             s = silences.active(muting, ep.host, ep.detector, now, ep.started_at)
-            if s is not None:
+            cause = (inhibited or {}).get(ep.key)
+            if cause is not None:
+                muted.setdefault(f"inhibited by {cause}", []).append(t)
+            elif s is not None:
                 why = f"acked ({s.target}, id {s.id})" if s.ack else f"silenced ({s.target}, id {s.id})"
                 muted.setdefault(why + (f": {s.reason}" if s.reason else ""), []).append(t)
             elif t.change is Change.RESOLVED and not self._announced(t):

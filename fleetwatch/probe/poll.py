@@ -27,6 +27,7 @@ def as_failure(err: HostError, latency_s: float | None = None) -> PollFailure:
         hint=err.hint,
         key_changed=isinstance(err, HostKeyChangedError),
         latency_s=latency_s,
+        via=err.via,
     )
 
 
@@ -45,11 +46,33 @@ async def poll_many(
     transport: Transport, hosts: Sequence[Host], *, timeout: float, concurrency: int
 ) -> dict[str, Snapshot | PollFailure]:
     """Poll hosts concurrently, at most ``concurrency`` at once; one slow host never holds up the rest."""
+    results, _ = await poll_within(transport, hosts, timeout=timeout, concurrency=concurrency)
+    return results
+
+
+async def poll_within(
+    transport: Transport,
+    hosts: Sequence[Host],
+    *,
+    timeout: float,
+    concurrency: int,
+    deadline: float | None = None,
+) -> tuple[dict[str, Snapshot | PollFailure], tuple[str, ...]]:
+    """``poll_many`` that stops at ``deadline`` seconds: returns what came back and the hosts still
+    pending (their polls are cancelled, their connections closed)."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(host: Host) -> Snapshot | PollFailure:
         async with gate:
             return await poll_host(transport, host, timeout)
 
-    results = await asyncio.gather(*(one(h) for h in hosts))
-    return {h.alias: r for h, r in zip(hosts, results, strict=True)}
+    tasks = {asyncio.create_task(one(h)): h.alias for h in hosts}
+    if not tasks:
+        return {}, ()
+    done, late = await asyncio.wait(tasks, timeout=deadline)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    results = {tasks[t]: t.result() for t in done}
+    ordered = {h.alias: results[h.alias] for h in hosts if h.alias in results}
+    return ordered, tuple(h.alias for h in hosts if h.alias not in results)

@@ -186,7 +186,7 @@ class Store:
             if isinstance(r, Snapshot)
         ]
         failed = [
-            (host, now, str(r.stage), r.message, r.hint, r.latency_s)
+            (host, now, str(r.stage), r.message, r.hint, r.latency_s, r.via)
             for host, r in results.items()
             if isinstance(r, PollFailure)
         ]
@@ -197,10 +197,10 @@ class Store:
             answered,
         )
         self._conn.executemany(
-            "INSERT INTO host_polls (host, polled_at, failed_at, stage, message, hint, latency_s)"
-            " VALUES (?1,?2,?2,?3,?4,?5,?6) ON CONFLICT(host) DO UPDATE SET polled_at=excluded.polled_at,"
+            "INSERT INTO host_polls (host, polled_at, failed_at, stage, message, hint, latency_s, via)"
+            " VALUES (?1,?2,?2,?3,?4,?5,?6,?7) ON CONFLICT(host) DO UPDATE SET polled_at=excluded.polled_at,"
             " failed_at=excluded.failed_at, stage=excluded.stage, message=excluded.message,"
-            " hint=excluded.hint, latency_s=excluded.latency_s",
+            " hint=excluded.hint, latency_s=excluded.latency_s, via=excluded.via",
             failed,
         )
 
@@ -215,5 +215,6 @@ def _poll(row: sqlite3.Row) -> HostPoll:
         message=row["message"],
         hint=row["hint"],
         latency_s=row["latency_s"],
+        via=row["via"],
         facts=HostFacts.from_json(row["facts"]) if row["facts"] else None,
     )

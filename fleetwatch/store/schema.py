@@ -131,7 +131,12 @@ def _host_polls(conn: sqlite3.Connection) -> None:
     )
 
 
-STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (_release_0_1, _host_polls)
+def _poll_via(conn: sqlite3.Connection) -> None:
+    # The ProxyJump hop a failed poll stopped at: the host's alerts are then explained by its jump host.
+    conn.execute("ALTER TABLE host_polls ADD COLUMN via TEXT")
+
+
+STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (_release_0_1, _host_polls, _poll_via)
 """``STEPS[n]`` takes a database from version n to n + 1."""
 VERSION = len(STEPS)
 """The schema version this code writes."""

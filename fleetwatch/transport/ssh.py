@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncssh
 
-from fleetwatch.errors import HostKeyChangedError, Stage, TransportError
+from fleetwatch.errors import HostError, HostKeyChangedError, Stage, TransportError
 from fleetwatch.inventory.model import SshTarget
 from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict
 
@@ -129,10 +129,11 @@ class Transport:
         started = time.monotonic()
         prepared = self._prepare(target)
         stage = Stage.CONNECT
+        hops: list[str] = []  # the jump host being connected to, while one is
         try:
             async with asyncio.timeout(timeout), prepared.lock:
                 reused = prepared.conn is not None and not prepared.conn.is_closed()
-                conn = await self._connection(prepared)
+                conn = await self._connection(prepared, hops)
                 stage = Stage.COMMAND
                 try:
                     proc = await conn.run(command, check=False, stdin=asyncssh.DEVNULL)
@@ -143,11 +144,19 @@ class Transport:
                     # one fresh connection, inside the same deadline, before calling it a failure.
                     await self._drop(prepared)
                     stage = Stage.CONNECT
-                    conn = await self._connection(prepared)
+                    conn = await self._connection(prepared, hops)
                     stage = Stage.COMMAND
                     proc = await conn.run(command, check=False, stdin=asyncssh.DEVNULL)
         except TimeoutError:
             await self._drop(prepared)
+            if hops:
+                raise TransportError(
+                    target.alias,
+                    stage,
+                    f"via jump host {hops[-1]}: timed out after {timeout:g} s waiting for its SSH handshake",
+                    f"check the jump host {hops[-1]}",
+                    via=hops[-1],
+                ) from None
             waited = "the command to finish" if stage is Stage.COMMAND else "the SSH handshake"
             raise TransportError(
                 target.alias,
@@ -155,6 +164,11 @@ class Transport:
                 f"timed out after {timeout:g} s waiting for {waited}",
                 "the host accepts TCP but does not answer; check sshd and load on it",
             ) from None
+        except asyncio.CancelledError:  # the pass's deadline, or shutdown: leave no half-used connection
+            if prepared.conn is not None:
+                prepared.conn.close()
+                prepared.conn = None
+            raise
         except TransportError:
             await self._drop(prepared)
             raise
@@ -178,10 +192,10 @@ class Transport:
             seconds=time.monotonic() - started,
         )
 
-    async def _connection(self, prepared: _Prepared) -> asyncssh.SSHClientConnection:
+    async def _connection(self, prepared: _Prepared, hops: list[str]) -> asyncssh.SSHClientConnection:
         if prepared.conn is not None and not prepared.conn.is_closed():
             return prepared.conn
-        tunnel = await self._tunnel(prepared.target)
+        tunnel = await self._tunnel(prepared.target, hops)
         target = prepared.target
         prepared.conn = await asyncssh.connect(
             target.hostname,
@@ -193,7 +207,8 @@ class Transport:
         )
         return prepared.conn
 
-    async def _tunnel(self, target: SshTarget) -> asyncssh.SSHClientConnection | None:
+    async def _tunnel(self, target: SshTarget, hops: list[str]) -> asyncssh.SSHClientConnection | None:
+        """The connection through ``target``'s ProxyJump chain; ``hops`` names the hop being connected."""
         if not target.proxy_jump:
             return None
         if self._resolve_jump is None:
@@ -202,8 +217,14 @@ class Transport:
             )
         conn: asyncssh.SSHClientConnection | None = None
         for spec in target.proxy_jump.split(","):
-            hop = _hop_target(spec.strip(), self._resolve_jump)
+            name = spec.strip().rpartition("@")[2]
+            try:
+                hop = _hop_target(spec.strip(), self._resolve_jump)
+            except HostError as unresolved:
+                why = f"via jump host {name}: {unresolved.reason}"
+                raise TransportError(target.alias, Stage.RESOLVE, why, unresolved.hint, via=name) from None
             prepared = self._prepare(hop)
+            hops.append(hop.alias)
             try:
                 if prepared.conn is None or prepared.conn.is_closed():
                     prepared.conn = await asyncssh.connect(
@@ -217,8 +238,13 @@ class Transport:
             except (OSError, asyncssh.Error) as exc:
                 err = _classify(hop, Stage.CONNECT, exc, prepared.policy.verdict)
                 raise TransportError(
-                    target.alias, err.stage, f"via jump host {hop.alias}: {err.reason}", err.hint
+                    target.alias,
+                    err.stage,
+                    f"via jump host {hop.alias}: {err.reason}",
+                    err.hint,
+                    via=hop.alias,
                 ) from None
+            hops.pop()
             conn = prepared.conn
         return conn
 
@@ -249,7 +275,7 @@ class Transport:
 
         try:
             async with asyncio.timeout(timeout):
-                tunnel = await self._tunnel(target)
+                tunnel = await self._tunnel(target, [])
                 conn = await asyncssh.connect(
                     target.hostname,
                     target.port,

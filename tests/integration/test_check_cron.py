@@ -65,9 +65,10 @@ def test_check_prints_a_plugin_summary_with_perfdata_and_one_line_per_alert(
     result = check(fleet, tmp_path / "state", "pi-healthy", "pi-authfail", "pi-norunner")
     lines = result.stdout.splitlines()
     assert lines[0].startswith(
-        "FLEETWATCH CRITICAL - 2 critical, 0 warning, 1 ok of 3 hosts | hosts=3 ok=1 "
+        "FLEETWATCH CRITICAL - 2 critical, 0 warning, 0 unreachable, 0 unknown, 1 ok of 3 hosts | "
+        "'hosts'=3;;;0 'ok'=1;;;0;3 "
     ), result
-    assert "critical=2" in lines[0] and "seconds=" in lines[0] and "pending=0" in lines[0]
+    assert "'critical'=2;;0;0;3" in lines[0] and "'time'=" in lines[0] and "'notify_pending'=0" in lines[0]
     assert any(ln.startswith("[CRIT] pi-authfail oauth_fail — ") for ln in lines[1:]), result
     assert any(ln.startswith("[CRIT] pi-norunner runner_missing — ") for ln in lines[1:]), result
     assert result.code == 2
@@ -117,7 +118,9 @@ def test_most_hosts_unreachable_is_one_message_about_the_watcher_not_one_per_hos
     assert titles(http) == ["[WARN] this watcher seems offline"], titles(http)
     assert "remote_blip" not in result.stdout, result
     assert "[WARN] fleetwatch watcher_offline" in result.stdout, result
-    assert result.code == 1, result
+    assert "; this watcher seems offline |" in result.stdout.splitlines()[0], result
+    assert " 2 unreachable, " in result.stdout.splitlines()[0], "counted as such, never as ok"
+    assert result.code == 3, "blind: UNKNOWN, never OK or a mere WARNING"
 
 
 def test_a_resolution_is_sent_with_how_long_it_lasted(
@@ -147,7 +150,7 @@ def test_alerts_that_could_not_be_sent_go_out_once_when_the_receiver_is_back(
     assert down.code == 2, down
     assert "oauth_fail" in down.stdout, "polling and reporting go on while delivery fails"
     assert "failed" in down.stderr and "127.0.0.1" in down.stderr, down
-    assert "pending=1" in down.stdout.splitlines()[0] or "failed=1" in down.stdout.splitlines()[0], down
+    assert "'notify_failed'=1" in down.stdout.splitlines()[0], down
     http.start()
     # The retry is backed off (30 s); a cron run after that delivers the backlog exactly once.
     with sqlite3.connect(state / "state.db") as conn:
@@ -203,7 +206,16 @@ def test_silence_and_ack_mute_notifications_but_stay_visible(
 ) -> None:
     state = tmp_path / "state"
     silence = run_cli(
-        "silence", "pi-norunner", "--for", "2h", "--reason", "reflashing", "--state-dir", str(state)
+        "silence",
+        "pi-norunner",
+        "--for",
+        "2h",
+        "--reason",
+        "reflashing",
+        "--state-dir",
+        str(state),
+        "--ssh-config",
+        str(fleet.ssh_config),
     )
     assert silence.code == 0 and silence.stdout.startswith("silence #1: pi-norunner"), silence
     first = check(fleet, state, "pi-norunner", "pi-authfail", extra=("--notify", http.url()))
@@ -217,7 +229,7 @@ def test_silence_and_ack_mute_notifications_but_stay_visible(
     assert "silenced pi-norunner" in second.stdout and "acked pi-authfail:oauth_fail" in second.stdout
 
 
-def test_heartbeat_url_is_requested_after_each_completed_pass(fleet: Fleet, tmp_path: Path) -> None:
+def test_heartbeat_signals_start_then_success_or_fail_for_each_pass(fleet: Fleet, tmp_path: Path) -> None:
     import http.server
     import threading
 
@@ -240,7 +252,11 @@ def test_heartbeat_url_is_requested_after_each_completed_pass(fleet: Fleet, tmp_
         for _ in range(2):
             result = check(fleet, tmp_path / "state", "pi-healthy", extra=("--config", str(config)))
             assert result.code == 0, result
-        assert hits == ["/ping/abc123", "/ping/abc123"]
+        assert hits == ["/ping/abc123/start", "/ping/abc123"] * 2  # healthchecks-style: start, then done
+        hits.clear()
+        blind = check(fleet, tmp_path / "blind", "pi-unreachable", extra=("--config", str(config)))
+        assert blind.code == 3, blind
+        assert hits == ["/ping/abc123/start", "/ping/abc123/fail"]  # a pass that saw nothing is a failure
     finally:
         server.shutdown()
 

@@ -23,7 +23,7 @@ EXPECTED = {
     "pi-hung": "remote_blip",
     "pi-rekeyed": "host_key_changed",
 }
-FIELDS = {"host", "detector", "severity", "message", "context", "hint", "ts", "state"}
+FIELDS = {"schema", "host", "detector", "severity", "message", "context", "hint", "ts", "state", "muted"}
 
 
 def test_one_pass_over_the_whole_inventory_reports_every_host_state_within_one_deadline(

@@ -121,7 +121,7 @@ def ours(fleet: Fleet, tmp_path: Path, case: Case) -> Result:
 
 def without_seconds(perfdata: str) -> str:
     """Perfdata with the pass duration blanked: the one value two runs never share."""
-    return re.sub(r"(?<![^ ])seconds=[0-9.]+", "seconds=…", perfdata)
+    return re.sub(r"(?<![^ ])'time'=[0-9.]+s", "'time'=…", perfdata)
 
 
 def assert_engine_recorded(svc: ServiceStatus, result: Result) -> None:
@@ -149,8 +149,12 @@ def test_engine_records_a_fleet_with_failing_hosts_as_critical_with_one_long_out
 ) -> None:
     svc = recorded[FLEET.service]
     assert svc.state == "CRITICAL", svc
-    assert svc.plugin_output == "FLEETWATCH CRITICAL - 2 critical, 0 warning, 1 ok of 3 hosts", svc
-    assert svc.performance_data.startswith("hosts=3 ok=1 warning=0 critical=2 alerts=3 muted=0 seconds="), svc
+    assert svc.plugin_output == (
+        "FLEETWATCH CRITICAL - 2 critical, 0 warning, 0 unreachable, 0 unknown, 1 ok of 3 hosts"
+    ), svc
+    assert svc.performance_data.startswith(
+        "'hosts'=3;;;0 'ok'=1;;;0;3 'warning'=0;0;;0;3 'critical'=2;;0;0;3 'unreachable'=0;0;;0;3 "
+    ), svc
     lines = svc.long_plugin_output.splitlines()
     assert [ln.split(" — ")[0] for ln in lines] == [
         "[CRIT] pi-authfail oauth_fail",
@@ -166,7 +170,10 @@ def test_per_pi_service_of_a_healthy_pi_is_ok_with_no_long_output(
     case = PER_PI["pi-healthy"]
     svc = recorded[case.service]
     assert svc.state == "OK", svc
-    assert svc.plugin_output == "FLEETWATCH OK - 0 critical, 0 warning, 1 ok of 1 hosts", svc
+    assert (
+        svc.plugin_output
+        == "FLEETWATCH OK - 0 critical, 0 warning, 0 unreachable, 0 unknown, 1 ok of 1 hosts"
+    )
     assert svc.long_plugin_output == "", svc
     assert_engine_recorded(svc, ours(fleet, tmp_path, case))
 
@@ -177,7 +184,7 @@ def test_per_pi_service_of_an_auth_failing_pi_is_critical_naming_the_failure(
     case = PER_PI["pi-authfail"]
     svc = recorded[case.service]
     assert svc.state == "CRITICAL", svc
-    assert svc.plugin_output == "FLEETWATCH CRITICAL - 1 critical, 0 warning, 0 ok of 1 hosts", svc
+    assert svc.plugin_output.startswith("FLEETWATCH CRITICAL - 1 critical, 0 warning, 0 unreachable, "), svc
     crit, info = svc.long_plugin_output.split("\n")
     assert crit.startswith("[CRIT] pi-authfail oauth_fail — 2/2 recent rounds failed auth"), svc
     assert info.startswith("[INFO] pi-authfail supervisor_finished — serve finished after 2 rounds"), svc
@@ -189,7 +196,8 @@ def test_per_pi_service_of_an_unreachable_pi_is_not_ok_and_says_why(
 ) -> None:
     case = PER_PI["pi-unreachable"]
     svc = recorded[case.service]
-    assert svc.state in ("WARNING", "CRITICAL"), svc
+    assert svc.state in ("UNKNOWN", "CRITICAL"), "the one host it checks is unseen: never OK or WARNING"
+    assert " 1 unreachable, " in svc.plugin_output, svc
     assert "connection refused" in svc.long_plugin_output, svc
     assert svc.long_plugin_output.split(" — ")[0].endswith(" pi-unreachable remote_blip"), svc
     assert_engine_recorded(svc, ours(fleet, tmp_path, case))
@@ -201,7 +209,9 @@ def test_per_pi_services_share_one_command_that_takes_the_pi_from_the_host_macro
     for pi, case in PER_PI.items():
         svc = recorded[case.service]
         assert svc.raw["check_command"] == "fleetwatch-pi", svc
-        assert svc.plugin_output.endswith(" of 1 hosts") and svc.performance_data.startswith("hosts=1 "), svc
+        assert svc.plugin_output.endswith(" of 1 hosts") and svc.performance_data.startswith("'hosts'=1;"), (
+            svc
+        )
         assert all(f" {pi} " in line for line in svc.long_plugin_output.splitlines()), svc
 
 

@@ -75,7 +75,7 @@ def test_non_json_from_the_runner_is_reported_snapshot_invalid_in_the_remotes_ow
     alert = result.firing("pi-garbage").get("snapshot_invalid")
     assert alert is not None, result
     assert "state file is being rewritten, try again later" in alert["message"], alert
-    assert result.code == 1, result
+    assert result.code == 3, "a host whose data was not understood is unknown, never OK or a mere warning"
 
 
 def test_peek_crash_on_a_project_folder_with_a_space_is_reported_with_the_traceback_words(once: Once) -> None:
@@ -84,7 +84,7 @@ def test_peek_crash_on_a_project_folder_with_a_space_is_reported_with_the_traceb
     assert alert is not None, result
     assert "crashed" in alert["message"]
     assert "invalid project name 'my project'" in alert["message"], alert
-    assert result.code == 1, result
+    assert result.code == 3, result
 
 
 def test_runner_configured_as_a_shell_wrapper_script_is_polled_like_the_real_one(once: Once) -> None:

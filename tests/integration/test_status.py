@@ -87,7 +87,7 @@ def test_status_shows_every_host_from_real_passes_without_a_single_connection(
     assert unreachable["last_failure"]["stage"] == "connect" and unreachable["failing_since"] is not None
     assert rows["pi-norunner"]["state"] == "CRIT"
     assert rows["pi-stale"]["state"] == "NEVER POLLED" and rows["pi-stale"]["facts"] is None
-    assert doc["status"] == "CRITICAL" and result.code == 2
+    assert doc["schema"] == 2 and doc["status"] == "CRITICAL" and result.code == 2
     assert [s["kind"] for s in doc["silences"]] == ["ack", "silence"]
     lines = text.stdout.splitlines()
     assert lines[0].startswith(f"{len(rows)} hosts: 1 OK, 2 CRIT, 1 UNREACHABLE, ") and lines[0].endswith(
@@ -98,16 +98,14 @@ def test_status_shows_every_host_from_real_passes_without_a_single_connection(
     assert any("oauth_fail*" in ln for ln in lines) and "Silences and acks:" in lines
 
 
-def test_silences_lists_who_why_and_until_without_polling(tmp_path: Path) -> None:
+def test_silences_lists_who_why_and_until_without_polling(fleet: Fleet, tmp_path: Path) -> None:
     state = str(tmp_path / "state")
-    assert (
-        run_cli(
-            "silence", "pi*:disk_warning", "--for", "90m", "--reason", "resizing", "--state-dir", state
-        ).code
-        == 0
-    )
+    where = ("--ssh-config", str(fleet.ssh_config), "--state-dir", state)
+    assert run_cli("silence", "pi*:disk_warning", "--for", "90m", "--reason", "resizing", *where).code == 0
     result = run_cli("silences", "--json", "--state-dir", state)
-    [record] = json.loads(result.stdout)["silences"]
+    doc = json.loads(result.stdout)
+    [record] = doc["silences"]
+    assert doc["schema"] == 2
     assert (record["kind"], record["target"], record["reason"]) == ("silence", "pi*:disk_warning", "resizing")
     assert record["created_by"] and 5390 < record["remaining_s"] <= 5400 and record["until"].endswith("Z")
     text = run_cli("silences", "--state-dir", state).stdout

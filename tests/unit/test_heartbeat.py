@@ -50,3 +50,15 @@ def test_unreachable_heartbeat_is_one_line_without_the_secret() -> None:
     with pytest.raises(NotifyError) as err:
         ping("http://127.0.0.1:9/ping/5e3a-secret", timeout=2)
     assert "5e3a-secret" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_only_healthchecks_style_urls_get_start_and_fail() -> None:
+    from fleetwatch.heartbeat import Signal, signal_url
+
+    hc = "https://hc-ping.com/5e3a"
+    assert (signal_url(hc, Signal.START), signal_url(hc, Signal.FAIL)) == (f"{hc}/start", f"{hc}/fail")
+    assert (
+        signal_url("http://127.0.0.1:8000/ping/abc/", Signal.START) == "http://127.0.0.1:8000/ping/abc/start"
+    )
+    plain = "https://example.invalid/alive?key=1"
+    assert signal_url(plain, Signal.START) is None and signal_url(plain, Signal.SUCCESS) == plain

@@ -123,11 +123,41 @@ def test_a_disabled_host_is_shown_but_not_judged() -> None:
     assert status.watched == ()
 
 
-def test_the_watchers_own_alerts_count() -> None:
+def test_the_watcher_offline_makes_the_status_blind_unknown_unless_something_is_critical() -> None:
     status = fleet([ok_poll("pi1")], [ep("fleetwatch", "watcher_offline")])
-    assert [a.episode.detector for a in status.watcher] == [
-        "watcher_offline"
-    ] and status.code is ExitCode.WARNING
+    assert [a.episode.detector for a in status.watcher] == ["watcher_offline"]
+    assert status.blind and status.code is ExitCode.UNKNOWN
+    both = [ep("fleetwatch", "watcher_offline"), ep("pi1", "disk_critical", Severity.CRITICAL)]
+    assert fleet([ok_poll("pi1")], both).code is ExitCode.CRITICAL
+
+
+def test_nothing_seen_is_blind_and_unknown_even_with_only_warnings() -> None:
+    status = fleet([failed_poll("pi1", Stage.CONNECT)], [ep("pi1", "remote_blip")])
+    assert status.blind and status.code is ExitCode.UNKNOWN
+    seen = fleet([failed_poll("pi1", Stage.CONNECT), ok_poll("pi2")], [ep("pi1", "remote_blip")])
+    assert not seen.blind and seen.code is ExitCode.WARNING
+
+
+def test_hosts_pending_at_the_deadline_are_unknown_and_the_status_is_blind() -> None:
+    stored = StoredState({"pi1": ok_poll("pi1")}, {}, {}, (), (), [NOW])
+    rows = [HostEntry("pi1"), HostEntry("pi2")]
+    status = build(rows, stored, NOW, interval_s=60, gap_factor=3, pending=["pi2"])
+    assert status.hosts[1].state is HostState.UNKNOWN and "deadline" in status.hosts[1].why
+    assert status.code is ExitCode.UNKNOWN
+
+
+def test_a_host_in_giveup_inhibits_its_other_alerts_and_a_down_jump_host_those_behind_it() -> None:
+    giveup = ep("pi1", "remote_giveup", Severity.CRITICAL)
+    disk = ep("pi1", "disk_critical", Severity.CRITICAL)
+    status = fleet([failed_poll("pi1", Stage.CONNECT)], [giveup, disk])
+    alerts = {a.episode.detector: a for a in status.hosts[0].alerts}
+    assert alerts["remote_giveup"].live
+    assert alerts["disk_critical"].inhibited_by == "remote_giveup: pi1 is unreachable"
+    behind = HostPoll("pi2", NOW, failed_at=NOW, stage="connect", message="via jump host b1: x", via="b1")
+    jump = Episode("b1", "jump_host_down", Severity.WARNING, "m", "h", {"hosts": ["pi2"]}, NOW - 5, NOW)
+    status = fleet([behind], [jump, ep("pi2", "clock_skew")])
+    assert status.hosts[0].alerts[0].inhibited_by == "jump_host_down on b1"
+    assert [a.episode.detector for a in status.watcher] == ["jump_host_down"]
 
 
 def test_exit_codes_order_like_the_monitoring_plugins() -> None:

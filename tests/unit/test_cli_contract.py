@@ -1,0 +1,201 @@
+"""Bad input gets one clear line and exit 3 (UNKNOWN); help and version work; the demo cleans up."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+
+
+def fleetwatch(
+    *argv: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "fleetwatch", *argv],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def ssh_config(tmp_path: Path) -> Path:
+    path = tmp_path / "ssh_config"
+    path.write_text("Host pi1\n    HostName 127.0.0.1\n    Port 1\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "words"),
+    [
+        (("--once", "--interval", "0"), {}, "--interval: interval must be more than 0 s"),
+        (("--once", "--timeout", "nan"), {}, "--timeout: not a duration: 'nan'"),
+        (("--once", "--timeout", "-3"), {}, "--timeout: not a duration: '-3'"),
+        (("--once", "--concurrency", "0"), {}, "--concurrency: concurrency must be at least 1 host"),
+        (("--once",), {"FLEETWATCH_TIMEOUT": "inf"}, "FLEETWATCH_TIMEOUT: not a duration: 'inf'"),
+        (("--once",), {"FLEETWATCH_CONCURRENCY": "many"}, "FLEETWATCH_CONCURRENCY: expected a whole number"),
+        (("check", "--deadline", "0"), {}, "--deadline: deadline must be more than 0 s"),
+    ],
+)
+def test_bad_flags_and_variables_are_one_line_naming_them_and_exit_3(
+    ssh_config: Path, argv: tuple[str, ...], env: dict[str, str], words: str
+) -> None:
+    result = fleetwatch(*argv, "--ssh-config", str(ssh_config), env=env)
+    assert result.returncode == 3, result
+    [line] = result.stderr.splitlines()
+    assert line.startswith("fleetwatch: ") and words in line, line
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("concurrency: 0\n", "c.yaml:1: top level: concurrency must be at least 1 host"),
+        ("interval: 60\ntimeout: 0\n", "c.yaml:2: top level: timeout must be more than 0 s"),
+        ("timeout: .nan\n", "c.yaml:1: timeout: not a duration"),
+        ("offline:\n  fraction: 1.5\n", "c.yaml:2: offline: offline.fraction must be a fraction from 0 to 1"),
+        ("repeat_interval: -1h\n", "c.yaml:1: repeat_interval: not a duration"),
+        ("damping: {no_such: {for: 2}}\n", "unknown detector 'no_such'"),
+        ("auto_stop: {on: [disk_critical], max_per_hour: -1}\n", "must not be negative"),
+    ],
+)
+def test_bad_config_values_name_file_and_line_and_exit_3(
+    tmp_path: Path, ssh_config: Path, text: str, words: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    result = fleetwatch("--config", str(config), "--ssh-config", str(ssh_config), "--once")
+    assert result.returncode == 3 and words in result.stderr, result
+
+
+def test_usage_errors_exit_3_not_argparses_2_and_check_says_unknown_on_stdout(ssh_config: Path) -> None:
+    bogus = fleetwatch("check", "--bogus")
+    assert (
+        bogus.returncode == 3
+        and bogus.stdout == "FLEETWATCH UNKNOWN - usage error: unrecognized arguments: --bogus\n"
+    )
+    assert "usage: fleetwatch check" in bogus.stderr
+    misplaced = fleetwatch("--once", "status")
+    assert misplaced.returncode == 3 and "--once does not apply to `fleetwatch status`" in misplaced.stderr
+    missing = fleetwatch("silence", "pi1")
+    assert missing.returncode == 3 and "--for" in missing.stderr
+
+
+def test_config_errors_in_check_say_unknown_and_why_on_stdout_for_the_engine(tmp_path: Path) -> None:
+    result = fleetwatch("check", "--inventory", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 3
+    assert result.stdout.startswith("FLEETWATCH UNKNOWN - ") and "missing.yaml" in result.stdout
+
+
+def test_help_says_what_each_exit_code_means_and_version_works() -> None:
+    for argv in (("--help",), ("check", "--help"), ("check", "-h")):
+        result = fleetwatch(*argv)
+        assert result.returncode == 0 and "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN" in " ".join(
+            result.stdout.split()
+        )
+    for argv in (("--version",), ("-V",), ("check", "--version"), ("check", "-V")):
+        result = fleetwatch(*argv)
+        assert result.returncode == 0 and re.fullmatch(r"fleetwatch \d+\.\d+\.\d+\n", result.stdout), result
+
+
+def test_a_command_offers_only_the_flags_it_uses() -> None:
+    helps = {
+        cmd: fleetwatch(cmd, "--help").stdout for cmd in ("silences", "status", "hosts", "unsilence", "check")
+    }
+    assert "--once" not in helps["check"] and "--deadline" in helps["check"]
+    assert "--timeout" not in helps["status"] and "--dry-run" not in helps["status"]
+    assert "--host" not in helps["silences"] and "--json" in helps["silences"]
+    assert "--state-dir" not in helps["hosts"] and "--interval" not in helps["hosts"]
+    assert "--json" not in helps["unsilence"]
+
+
+def test_a_broken_ssh_config_line_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "Host pi1\n    HostName 127.0.0.1\n    Bogusoption yes\nHost pi2\n    HostName 127.0.0.1\n"
+    )
+    result = fleetwatch("--ssh-config", str(config), "--once", "--state-dir", str(tmp_path / "s"))
+    assert result.returncode == 3, result
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"fleetwatch: {config}:3: ssh_config error: Bad configuration option: bogusoption")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare -n (root)")
+def test_a_host_name_no_config_declares_and_nothing_resolves_is_a_usage_error(
+    ssh_config: Path, tmp_path: Path
+) -> None:
+    # In a network namespace of its own the lookup of "nosuch" leaves no trace outside this machine.
+    result = fleetwatch(
+        "--ssh-config",
+        str(ssh_config),
+        "--once",
+        "--host",
+        "nosuch",
+        "--state-dir",
+        str(tmp_path / "s"),
+        prefix=("unshare", "-n"),
+    )
+    assert result.returncode == 3, result
+    assert (
+        f"--host nosuch: no such host: not an alias in {ssh_config}, and 'nosuch' does not resolve"
+        in result.stderr
+    )
+    assert not (tmp_path / "s" / "state.db").exists() or "remote_blip" not in result.stdout
+
+
+def test_silencing_a_host_nobody_knows_is_an_error_and_stores_nothing(
+    ssh_config: Path, tmp_path: Path
+) -> None:
+    state = str(tmp_path / "s")
+    result = fleetwatch(
+        "silence", "nosuchhost", "--for", "1h", "--ssh-config", str(ssh_config), "--state-dir", state
+    )
+    assert result.returncode == 3 and "'nosuchhost' names no host of the fleet" in result.stderr, result
+    assert fleetwatch("silences", "--state-dir", state).stdout == "no silences or acks in force\n"
+    detector = fleetwatch(
+        "silence", "pi1:disk_crit", "--for", "1h", "--ssh-config", str(ssh_config), "--state-dir", state
+    )
+    assert (
+        detector.returncode == 3
+        and "unknown detector 'disk_crit' (did you mean disk_critical?)" in detector.stderr
+    )
+    ok = fleetwatch("silence", "pi*", "--for", "1h", "--ssh-config", str(ssh_config), "--state-dir", state)
+    assert ok.returncode == 0, ok
+
+
+def test_the_demo_removes_its_private_key_and_temp_dir_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", "demo", "--interval", "30", "--timeout", "2"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        start = proc.stderr.readline()
+        match = re.search(r"state in (\S+)/state-\w+;", start)
+        assert match, start
+        workdir = Path(match.group(1))
+        assert (workdir / "id_ed25519").exists()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert not workdir.exists(), "the demo's private key outlived it"
