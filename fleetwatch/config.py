@@ -35,6 +35,22 @@ from fleetwatch.settings import PassSettings
 
 
 @dataclass(frozen=True)
+class ReportSchedule:
+    """``report: {every: 7d, period: 7d}``: send ``fleetwatch report`` through the targets this often."""
+
+    every: Duration | None = None
+    """How often; None (the default): never, only ``fleetwatch report --send``."""
+    period: Duration = Duration(7 * 86400)
+    """What each report covers, ending when it is sent."""
+
+    def __post_init__(self) -> None:
+        if self.every is not None and self.every <= 0:
+            raise ValueError("report.every must be more than 0 s")
+        if self.period <= 0:
+            raise ValueError("report.period must be more than 0 s")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the config file can set."""
 
@@ -52,6 +68,8 @@ class Config:
     """Opt-in auto-stop; its detectors may also be listed as top-level ``auto_stop_on`` (as in 0.1.0)."""
     heartbeat_url: str | None = None
     """Requested (GET) after each completed pass: a dead-man's switch such as healthchecks.io."""
+    report: ReportSchedule = field(default_factory=lambda: ReportSchedule())
+    """The periodic report (``fleetwatch report``) sent through the notification targets."""
 
     def __post_init__(self) -> None:
         from fleetwatch.detect import REGISTRY  # pure; imported late to keep config import cheap

@@ -5,10 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetwatch.errors import Stage
 from fleetwatch.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from fleetwatch.history.model import HostHistory
 
 
 class Severity(enum.IntEnum):
@@ -65,3 +68,5 @@ class Observation:
     failure: PollFailure | None = None
     failing_since: float | None = None
     """When SSH to this host started failing continuously (survives restarts), or None if it works."""
+    history: HostHistory | None = None
+    """Recent samples and spend, for the detectors over history (None: not loaded)."""

@@ -9,13 +9,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from fleetwatch.detect import detect
 from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance, open_only
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
+from fleetwatch.history.model import HostHistory, Sample, usage_of
+from fleetwatch.history.store import (
+    due_for_rollup,
+    host_histories,
+    mark_rollup,
+    record_samples,
+    record_usage,
+    roll_up,
+)
 from fleetwatch.inventory.model import Host
 from fleetwatch.probe.poll import as_failure, poll_within
 from fleetwatch.settings import PassSettings, Thresholds
@@ -107,8 +116,12 @@ def settle(
         vantage = assess(results, previous, now, settings.interval_s, settings.vantage)
         if vantage.gap_s is not None:
             store.reset_failure_clocks(now)
-        observations = tuple(_observe(store, a, r, now, vantage.offline) for a, r in results.items())
         store.record_polls(results, now)
+        history = _record_history(store, by_alias, results, now, settings)
+        observations = tuple(
+            replace(_observe(store, a, r, now, vantage.offline), history=history.get(a))
+            for a, r in results.items()
+        )
         findings: list[Finding] = []
         evaluated: dict[str, frozenset[str]] = {WATCHER: WATCHER_DETECTORS}
         for obs in observations:
@@ -134,6 +147,28 @@ def settle(
             sink.record(transitions, by_alias, now, inhibitions(open_only(after), via))
         store.set_meta("recent_passes", json.dumps([*previous, now][-RECENT_PASSES:]))
     return observations, findings, transitions, after, vantage
+
+
+def _record_history(
+    store: Store,
+    hosts: Mapping[str, Host],
+    results: Mapping[str, Snapshot | PollFailure],
+    now: float,
+    settings: PassSettings,
+) -> dict[str, HostHistory]:
+    """This pass's samples and new usage records, rolled up hourly; each host's recent history back."""
+    conn, kept = store.connection, settings.history
+    record_samples(conn, [Sample.of(alias, r, now) for alias, r in results.items()])
+    usages = [u for alias, r in results.items() if isinstance(r, Snapshot) for u in usage_of(alias, r)]
+    record_usage(conn, usages, now, kept)
+    if due_for_rollup(conn, now):
+        roll_up(conn, now, kept)
+        mark_rollup(conn, now)
+    windows = {
+        a: (hosts[a].settings.thresholds if a in hosts else Thresholds()).disk_fill_window_h * 3600
+        for a in results
+    }
+    return host_histories(conn, windows, now, kept)
 
 
 def _jumps(

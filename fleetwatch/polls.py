@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from fleetwatch.snapshot import Snapshot
+from fleetwatch.snapshot import Snapshot, parse_ts
 
 
 def _number(value: Any) -> float | None:
@@ -25,6 +25,13 @@ def _number(value: Any) -> float | None:
 def _int(value: Any) -> int | None:
     number = _number(value)
     return int(number) if number is not None else None
+
+
+def _throttled(state: Any, now: float) -> bool:
+    if not isinstance(state, dict):
+        return False
+    until = parse_ts(state.get("throttled_until_epoch", state.get("reset_at_epoch")))
+    return until is not None and until > now
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class HostFacts:
     running: bool | None = None
     """A round is in progress."""
     serve_active: bool | None = None
+    rate_limited: bool | None = None
+    """The agent is throttled by its provider (peek's ``service.rate_limit`` with a reset ahead)."""
     newest_event: str | None = None
     newest_event_at: float | None = None
     """Remote timestamp of the newest supervisor event (monitor-written ones left out)."""
@@ -93,6 +102,7 @@ class HostFacts:
             phase=str(phase) if isinstance(phase, str | int) else None,
             running=running if isinstance(running, bool) else None,
             serve_active=active if isinstance(active, bool) else None,
+            rate_limited=_throttled(peek.service.get("rate_limit"), snap.remote_time) if peek else None,
             newest_event=events[-1].kind if events else None,
             newest_event_at=events[-1].ts if events else None,
             disk_used_pct=disk[0] if disk else None,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from fleetwatch.basics import INLINE, Duration, positive, require, yaml_key
 from fleetwatch.episodes import Policy
+from fleetwatch.history.model import HistorySettings
 from fleetwatch.vantage import VantageRules
 
 DEFAULT_TIMEOUT = Duration(20)
@@ -45,6 +46,23 @@ class Thresholds:
     """Fraction of the window at which ``timeout_rate`` / ``network_fail`` fire."""
     clock_skew_s: float = 120.0
     """Remote clock further than this from ours is ``clock_skew`` (warning)."""
+    disk_fill_warning_h: float = 24.0
+    """``disk_fill_eta`` warns when, at the recent fill rate, the disk is full within this many hours."""
+    disk_fill_critical_h: float = 4.0
+    """… and is critical within this many."""
+    disk_fill_window_h: float = 3.0
+    """The recent fill rate is a least-squares fit over this many hours of samples."""
+    spend_budget_usd: float = 0.0
+    """Daily spend budget of the host (operator's day); ``spend_budget`` warns at 90 %, critical at 100 %.
+    0: no budget."""
+    spend_rate_factor: float = 5.0
+    """``spend_rate`` fires when the last hour cost this many times the host's usual hourly spend …"""
+    spend_rate_min_usd: float = 1.0
+    """… and at least this much (a few cents are never a runaway)."""
+    no_progress_factor: float = 3.0
+    """``no_progress`` fires when serve ran this many round budgets without completing a round."""
+    flapping_per_hour: int = 3
+    """``flapping`` fires when the host went unreachable and back more than this many times in an hour."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class PassSettings:
     """How findings become episodes (damping, reminders)."""
     vantage: VantageRules = field(default_factory=VantageRules, metadata=yaml_key("offline"))
     """Watcher-offline and sleep detection."""
+    history: HistorySettings = field(default_factory=HistorySettings)
+    """How long history is kept, and the operator's day (``history:``)."""
     deadline: Duration | None = None
     """End a pass after this long, naming the hosts still pending; None: ``check`` uses
     ``CHECK_DEADLINE``, watching waits for every host's own ``timeout``."""

@@ -107,6 +107,10 @@ class HostStatus:
     """When polls of this host started failing continuously (None while it answers)."""
     stale: bool = False
     """The latest poll is older than the fleet's usual spacing allows: its values are not current."""
+    trends: Mapping[str, float] = field(default_factory=dict)
+    """Change per hour over the last hour of history (``disk_used_pct``, ``load_1m``)."""
+    spend_today_usd: float | None = None
+    """What its agent spent today (the operator's day), None when it recorded no usage."""
 
     @property
     def live_severity(self) -> Severity | None:
@@ -191,6 +195,10 @@ class StoredState:
     backlog: Sequence[Backlog]
     recent_passes: Sequence[float]
     """When the last few passes ran, oldest first."""
+    trends: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """host -> metric -> change per hour (from history)."""
+    spend_today: Mapping[str, float] = field(default_factory=dict)
+    """host -> USD spent today (the operator's day)."""
 
 
 def build(
@@ -277,6 +285,8 @@ def _host(
         poll=poll,
         failing_since=stored.failing_since.get(entry.alias),
         stale=stale,
+        trends=stored.trends.get(entry.alias, {}),
+        spend_today_usd=stored.spend_today.get(entry.alias),
     )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fleetwatch import silences
 from fleetwatch.config import Config
 from fleetwatch.episodes import open_only
-from fleetwatch.errors import FleetwatchError, StateError
+from fleetwatch.errors import ConfigError, FleetwatchError, StateError
 from fleetwatch.events import (
     ActionFinished,
     ActionHeld,
@@ -30,9 +30,12 @@ from fleetwatch.events import (
 )
 from fleetwatch.findings import Severity
 from fleetwatch.heartbeat import Signal, ping, signal_url
+from fleetwatch.history.report import load_report, report_lines
+from fleetwatch.history.store import spend_on, trends
 from fleetwatch.inventory.fleet import Fleet
 from fleetwatch.inventory.resolve import resolve_alias
 from fleetwatch.notify.messages import compose_text
+from fleetwatch.notify.model import Notification
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.notify.sender import flush
 from fleetwatch.pipeline import PassResult, run_pass
@@ -73,9 +76,26 @@ def read_status(
         silences=silences.list_active(conn, now),
         backlog=Outbox(conn, config.notify).pending_summary(now),
         recent_passes=store.recent_passes(),
+        trends=trends(conn, [r.alias for r in rows], now),
+        spend_today=spend_on(conn, settings.history.day(now)),
     )
     gap = settings.vantage.gap_factor
     return build(rows, stored, now, interval_s=settings.interval_s, gap_factor=gap, pending=pending)
+
+
+async def send_report(store: Store, config: Config, lines: Sequence[str], now: float) -> None:
+    """Queue a report to every notification target and send it now (``fleetwatch report --send``)."""
+    if not config.notify:
+        raise ConfigError("no notification targets to send the report to: add `notify:` or pass --notify URL")
+    outbox = Outbox(store.connection, config.notify)
+    outbox.enqueue_one(_report_note(lines, now), now=now)
+    await flush(outbox)
+
+
+def _report_note(lines: Sequence[str], now: float) -> Notification:
+    return compose_text(
+        "report", Severity.INFO, lines[0], "\n".join(lines[2:]), (), now, key=f"report/{now:.0f}"
+    )
 
 
 @dataclass
@@ -132,6 +152,7 @@ class Watcher:
         """Auto-stop (opt-in), send what is due (in the background in watch mode: delivery never blocks
         polling), heartbeat.  Returns the auto-stop outcomes of this pass."""
         outcomes = await self._auto_stop(result, dry_run) if self.config.auto_stop.on else []
+        self._scheduled_report()
         if background:
             if self._sending is None or self._sending.done():
                 self._sending = asyncio.create_task(self.send())
@@ -185,6 +206,21 @@ class Watcher:
             )
             self.outbox.enqueue_one(note, now=now)
         return outcomes
+
+    def _scheduled_report(self) -> None:
+        """Queue the periodic report (config ``report.every``) when it is due; sent with the rest."""
+        every = self.config.report.every
+        if not every or not self.outbox.targets:
+            return
+        now = time.time()
+        with self.store.transaction():  # the claim: a watcher and a cron check never both send it
+            last = self.store.get_meta("report_sent_at")
+            if last is not None and now - float(last) < every:
+                return
+            self.store.set_meta("report_sent_at", str(now))
+        period = float(self.config.report.period)
+        report = load_report(self.store.connection, self.fleet.names, now - period, now)
+        self.outbox.enqueue_one(_report_note(report_lines(report), now), now=now)
 
     async def send(self) -> None:
         """Deliver every due notification, oldest first; failures are reported and retried later.

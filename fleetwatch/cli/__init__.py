@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from fleetwatch.cli.alerts import cmd_ack, cmd_notify_test, cmd_silence, cmd_unsilence
+from fleetwatch.cli.history import cmd_history, cmd_report
 from fleetwatch.cli.hosts import cmd_hosts, cmd_trust
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.parser import build_parser, parse
@@ -27,6 +28,8 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], ExitCode]] = {
     "check": cmd_check,
     "status": cmd_status,
     "silences": cmd_silences,
+    "history": cmd_history,
+    "report": cmd_report,
     "discard-backlog": cmd_discard_backlog,
     "hosts": cmd_hosts,
     "trust": cmd_trust,

@@ -143,6 +143,30 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
     )
     _command(subs, "silences", "list silences and acks in force (who, why, until)", ("state_dir", "json"))
+    hist = _command(
+        subs,
+        "history",
+        "one host's metrics over time, from the state store: sparklines, a table",
+        ("state_dir", "json"),
+    )
+    hist.add_argument("alias", metavar="HOST")
+    hist.add_argument("--since", default="24h", metavar="DURATION", help="how far back (default 24h)")
+    hist.add_argument(
+        "--metric",
+        metavar="M[,M…]",
+        help="disk, load, latency, reachable, spend, rounds, duration, mem, free, clock, age, round, "
+        "serve_active, rate_limited (default: disk,load,latency,reachable,spend,rounds,duration)",
+    )
+    report = _command(
+        subs,
+        "report",
+        "per host over a period: uptime, rounds, success rate, spend, alerts and how long each was open",
+        (*SELECT, "state_dir", "json", "notify"),
+    )
+    report.add_argument(
+        "--since", default="7d", metavar="DURATION", help="the period, ending now (default 7d)"
+    )
+    report.add_argument("--send", action="store_true", help="also send it through the notification targets")
     discard = _command(
         subs, "discard-backlog", "drop the undelivered notifications of one target", ("state_dir",)
     )

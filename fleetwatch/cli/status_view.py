@@ -19,7 +19,18 @@ from fleetwatch.polls import HostFacts
 from fleetwatch.silences import Silence
 from fleetwatch.status import Alert, FleetStatus, HostState, HostStatus
 
-_COLUMNS = ("HOST", "STATE", "LAST OK", "LAST FAILURE", "DISK", "LOAD", "LAST EVENT", "ROUND", "ALERTS")
+_COLUMNS = (
+    "HOST",
+    "STATE",
+    "LAST OK",
+    "LAST FAILURE",
+    "DISK",
+    "LOAD",
+    "LAST EVENT",
+    "ROUND",
+    "TODAY",
+    "ALERTS",
+)
 
 
 def _ago(now: float, ts: float | None) -> str:
@@ -31,14 +42,26 @@ def _current(h: HostStatus) -> bool:
     return h.poll is not None and not h.poll.failed_last and not h.stale
 
 
+TREND_STEP = {"disk_used_pct": 0.5, "load_1m": 0.25}
+"""Change per hour below which a value counts as steady (no arrow)."""
+
+
+def arrow(h: HostStatus, metric: str) -> str:
+    """``↑`` / ``↓`` when the value moved more than ``TREND_STEP`` per hour over the last hour."""
+    slope = h.trends.get(metric)
+    if slope is None or abs(slope) < TREND_STEP[metric]:
+        return ""
+    return "↑" if slope > 0 else "↓"
+
+
 def _values(h: HostStatus, now: float) -> tuple[str, ...]:
     facts = h.poll.facts if h.poll else None
     if facts is None:
         return "-", "-", "-", "-"
     event = facts.newest_event_age_s(now)
     cells = (
-        f"{facts.disk_used_pct:.0f}%" if facts.disk_used_pct is not None else "-",
-        f"{facts.load_1m:.2f}" if facts.load_1m is not None else "-",
+        f"{facts.disk_used_pct:.0f}%{arrow(h, 'disk_used_pct')}" if facts.disk_used_pct is not None else "-",
+        f"{facts.load_1m:.2f}{arrow(h, 'load_1m')}" if facts.load_1m is not None else "-",
         f"{human_duration(event)} ago" if event is not None else "-",
         f"R{facts.round}" if facts.round is not None else "-",
     )
@@ -64,6 +87,7 @@ def _row(h: HostStatus, now: float) -> tuple[str, ...]:
         _ago(now, poll.ok_at if poll else None),
         failure,
         *_values(h, now),
+        f"${h.spend_today_usd:.2f}" if h.spend_today_usd is not None else "-",
         _alerts_cell(h),
     )
 
@@ -173,6 +197,8 @@ def host_record(h: HostStatus, now: float) -> dict[str, Any]:
         "failing_since": iso(h.failing_since) if h.failing_since is not None else None,
         "latency_s": poll.latency_s if poll else None,
         "facts": _facts_json(poll.facts if poll else None, now),
+        "trends_per_hour": {k: round(v, 3) for k, v in h.trends.items()},
+        "spend_today_usd": h.spend_today_usd,
         "alerts": [_alert_json(a) for a in h.alerts],
         "exit_code": int(h.code),
     }

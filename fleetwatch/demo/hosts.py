@@ -161,6 +161,11 @@ class Timeline:
             success=exit_code == 0,
             input_tokens=0 if exit_code else 48_210,
             output_tokens=0 if exit_code else 9_877,
+            cached_tokens=0 if exit_code else 310_442,
+            cost_usd=0.0 if exit_code else 1.84,  # what the round's result line says it cost
+            duration_ms=round(duration * 1000),
+            tool_call_count=0 if exit_code else 37,
+            phase="",
         )
         self.emit("round_substrate_after", 0.02, round_num=num, git_head=GIT_HEAD, paths_hash=None)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetwatch.detect import breakers, host, rounds  # noqa: F401  (importing registers the detectors)
+from fleetwatch.detect import breakers, host, rounds, trends  # noqa: F401  (importing registers them)
 from fleetwatch.detect.base import REGISTRY, Context, Needs
 from fleetwatch.errors import Stage
 from fleetwatch.findings import Finding, Observation, Severity

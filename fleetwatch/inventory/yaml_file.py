@@ -322,6 +322,10 @@ def _bounds(name: str) -> tuple[Callable[[float], bool], str]:
         return (lambda v: 0 <= v <= 100), "a percentage from 0 to 100"
     if name.endswith("_s"):
         return (lambda v: v > 0), "a positive number of seconds"
+    if name.endswith("_h"):
+        return (lambda v: v > 0), "a positive number of hours"
+    if name.endswith("_usd"):
+        return (lambda v: v >= 0), "an amount in USD, 0 or more"
     if name == "rate_threshold":
         return (lambda v: 0 <= v <= 1), "a fraction from 0 to 1"
     return (lambda v: v > 0), "a positive number"

@@ -136,7 +136,43 @@ def _poll_via(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE host_polls ADD COLUMN via TEXT")
 
 
-STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (_release_0_1, _host_polls, _poll_via)
+def _history(conn: sqlite3.Connection) -> None:
+    # History (fleetwatch/history/): one sample per host per pass, rolled up into 5-minute and hourly
+    # buckets (res = 300, 3600; n = passes folded in) as it ages.  Values are scaled integers
+    # (history.model.METRICS): a year of 200 hosts stays small.
+    conn.execute(
+        """CREATE TABLE samples (
+            host TEXT NOT NULL, res INTEGER NOT NULL, at INTEGER NOT NULL, n INTEGER NOT NULL,
+            stage TEXT, reachable INTEGER, latency_s INTEGER, disk_used_pct INTEGER, disk_free_gb INTEGER,
+            load_1m INTEGER, mem_available_mb INTEGER, clock_offset_s INTEGER, round INTEGER,
+            event_age_s INTEGER, serve_active INTEGER, rate_limited INTEGER,
+            PRIMARY KEY (host, res, at)
+        ) WITHOUT ROWID"""
+    )
+    # One row per agent round (agent_usage_recorded), deduplicated across the peeks that repeat it;
+    # kept a week, and summed into hourly and (operator's timezone) daily totals kept much longer.
+    conn.execute(
+        """CREATE TABLE usage (
+            host TEXT NOT NULL, round INTEGER NOT NULL, ts REAL NOT NULL, phase TEXT NOT NULL,
+            agent TEXT NOT NULL, model TEXT NOT NULL, cost_usd REAL NOT NULL, input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL, tool_calls INTEGER NOT NULL,
+            success INTEGER NOT NULL, duration_s REAL, seen_at REAL NOT NULL,
+            PRIMARY KEY (host, round, ts, phase)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE INDEX usage_by_time ON usage (host, ts)")
+    for table, key in (("usage_hourly", "hour INTEGER"), ("usage_daily", "day TEXT")):
+        conn.execute(
+            f"""CREATE TABLE {table} (
+                host TEXT NOT NULL, {key} NOT NULL, rounds INTEGER NOT NULL, successes INTEGER NOT NULL,
+                cost_usd REAL NOT NULL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+                cached_tokens INTEGER NOT NULL, tool_calls INTEGER NOT NULL, duration_s REAL NOT NULL,
+                PRIMARY KEY (host, {key.split()[0]})
+            ) WITHOUT ROWID"""
+        )
+
+
+STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (_release_0_1, _host_polls, _poll_via, _history)
 """``STEPS[n]`` takes a database from version n to n + 1."""
 VERSION = len(STEPS)
 """The schema version this code writes."""

@@ -1,0 +1,209 @@
+"""History: samples kept compactly and rolled up, usage counted once per round, spend and reports right."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fleetwatch.episodes import Change, Episode, Transition
+from fleetwatch.errors import Stage
+from fleetwatch.findings import PollFailure, Severity
+from fleetwatch.history import disk_full_eta, series
+from fleetwatch.history.model import HistorySettings, Sample, fill_rate, usage_of
+from fleetwatch.history.report import load_report
+from fleetwatch.history.store import host_histories, record_samples, record_usage, roll_up
+from fleetwatch.probe.parse import parse_peek
+from fleetwatch.store import Store
+from tests.unit.builders import facts, peek, snapshot
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "agent_runner"
+NOW = 1_800_000_000.0
+UTC = HistorySettings(timezone="UTC")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path)
+
+
+def at(host: str, t: float, disk: float = 40.0, reachable: bool = True) -> Sample:
+    if not reachable:
+        return Sample.of(host, PollFailure(Stage.CONNECT, "refused", latency_s=0.01), t)
+    return Sample.of(host, snapshot(peek(), f=facts(disk=disk, time=t), host=host, received_at=t), t)
+
+
+def test_a_sample_keeps_every_value_and_reads_back_in_its_units(store: Store) -> None:
+    record_samples(store.connection, [at("pi1", NOW, disk=41.27)])
+    assert series(store, "pi1", "disk_used_pct", NOW - 60, NOW) == [(NOW, 41.27)]
+    assert series(store, "pi1", "load_1m", NOW - 60, NOW) == [(NOW, 0.5)]
+    assert series(store, "pi1", "reachable", NOW - 60, NOW) == [(NOW, 1.0)]
+    with pytest.raises(KeyError):
+        series(store, "pi1", "no_such", NOW - 60, NOW)
+
+
+def test_samples_roll_up_into_5_minute_then_hourly_buckets_and_expire(store: Store) -> None:
+    keep = HistorySettings(raw=2 * 3600, five_minutes=6 * 3600, hourly=24 * 3600, timezone="UTC")
+    start = NOW - 30 * 3600  # 30 h of one sample a minute, rolled up every hour as the pass does
+    for minute in range(30 * 60):
+        t = start + 60 * minute
+        up = minute % 10 != 0  # one poll in ten fails
+        record_samples(store.connection, [at("pi1", t, disk=10.0 + minute / 100, reachable=up)])
+        if minute % 60 == 59:
+            roll_up(store.connection, t, keep)
+    tiers = dict(store.connection.execute("SELECT res, COUNT(*) FROM samples GROUP BY res").fetchall())
+    assert 120 <= tiers[0] <= 180  # the last 2 h raw (plus up to an hour not yet folded)
+    assert 48 <= tiers[300] <= 60  # 4 more hours as 5-minute buckets
+    assert 17 <= tiers[3600] <= 19  # hourly back to the 24 h keep, older ones dropped
+    assert store.connection.execute("SELECT MIN(at) FROM samples").fetchone()[0] >= NOW - 25 * 3600
+    hourly = series(store, "pi1", "reachable", NOW - 30 * 3600, NOW - 7.5 * 3600)  # the hourly tier
+    assert all(abs(v - 0.9) < 1e-9 for _, v in hourly)  # the share of answered polls survives the folding
+    [(t, disk)] = [
+        p for p in series(store, "pi1", "disk_used_pct", NOW - 24 * 3600, NOW) if p[0] == hourly[0][0]
+    ]
+    minutes = [m for m in range(30 * 60) if start + 60 * m >= t and start + 60 * m < t + 3600 and m % 10]
+    assert disk == pytest.approx(sum(10.0 + m / 100 for m in minutes) / len(minutes), abs=0.01)
+
+
+def _peek(events: list[dict[str, object]]) -> object:
+    doc = json.loads((FIXTURES / "peek_healthy_running.json").read_text())
+    doc["recent_events"] = events
+    peek, problem = parse_peek(json.dumps(doc), "", 0)
+    assert problem is None
+    return peek
+
+
+def test_usage_is_counted_once_per_round_across_overlapping_real_peeks(store: Store) -> None:
+    events = json.loads((FIXTURES / "peek_healthy_running.json").read_text())["recent_events"]
+    usage = [e for e in events if e["event"] == "agent_usage_recorded"]
+    assert len(usage) == 3 and usage[0]["cost_usd"] == 0.0012  # as agent-runner 0.3.14 really prints it
+    first, second = events[:15], events[5:]  # two consecutive peeks sharing most of their events
+    new = 0
+    for window in (first, second, events, events):
+        snap = snapshot(_peek(window), host="pi1")  # type: ignore[arg-type]
+        new += record_usage(store.connection, usage_of("pi1", snap), NOW, UTC)
+    assert new == 3
+    rounds, spent = store.connection.execute("SELECT SUM(rounds), SUM(cost_usd) FROM usage_daily").fetchone()
+    assert rounds == 3 and spent == pytest.approx(0.0036)
+    assert [
+        r["round"] for r in map(dict, store.connection.execute("SELECT round FROM usage ORDER BY round"))
+    ] == [1, 2, 3]
+
+
+def _usage(store: Store, host: str, rounds: list[tuple[float, float, bool]]) -> None:
+    """Record (time, cost, success) rounds as usage events."""
+    events = [
+        {
+            "ts": t,
+            "event": "agent_usage_recorded",
+            "round_num": i,
+            "cost_usd": cost,
+            "success": ok,
+            "duration_ms": 60_000,
+            "agent": "claude",
+            "model": "m",
+        }
+        for i, (t, cost, ok) in enumerate(rounds, 1)
+    ]
+    record_usage(store.connection, usage_of(host, snapshot(_peek(events), host=host)), NOW, UTC)  # type: ignore[arg-type]
+
+
+def test_spend_today_last_hour_and_the_usual_hourly_rate(store: Store) -> None:
+    day_start = UTC.day_start(NOW)
+    week = [(NOW - 86400 * 2 - 3600 * h, 0.10, True) for h in range(48)]  # $0.10 an hour for two days
+    burst = [(NOW - 60 * m, 1.0, True) for m in range(1, 6)]  # then $5 in the last five minutes
+    yesterday = [(day_start - 600, 7.0, False)]
+    _usage(store, "pi1", week + yesterday + burst)
+    spend = host_histories(store.connection, {"pi1": 3600.0}, NOW, UTC)["pi1"].spend
+    assert spend.last_hour_usd == pytest.approx(5.0) and spend.rounds_today == 5
+    assert spend.today_usd == pytest.approx(5.0)  # yesterday's $7 is yesterday's
+    assert spend.baseline_usd_per_hour == pytest.approx((48 * 0.10 + 7.0) / 49)
+    assert spend.last_hour_since == pytest.approx(NOW - 300)
+
+
+def test_the_report_has_uptime_rounds_success_spend_and_alert_time(store: Store) -> None:
+    conn = store.connection
+    since = NOW - 7 * 86400
+    record_samples(conn, [at("pi1", NOW - 600 * i, reachable=i % 4 != 0) for i in range(8)])
+    _usage(store, "pi1", [(NOW - 3600, 0.5, True), (NOW - 1800, 0.5, False), (NOW - 900, 1.0, True)])
+    ep = Episode("pi1", "disk_warning", Severity.WARNING, "m", "h", {}, NOW - 7200, NOW - 7200)
+    with store.transaction():
+        store.add_transitions(
+            [Transition(Change.OPENED, ep, NOW - 7200), Transition(Change.RESOLVED, ep, NOW - 3600)]
+        )
+    report = load_report(conn, ["pi1", "pi2"], since, NOW)
+    pi1, pi2 = report.hosts
+    assert (pi1.polls, pi1.answered, pi1.uptime) == (8, 6, 0.75)
+    assert (pi1.rounds, pi1.successes, pi1.spend_usd) == (3, 2, pytest.approx(2.0))
+    [alert] = pi1.alerts
+    assert (alert.detector, alert.opened, alert.open_s) == ("disk_warning", 1, 3600.0)
+    assert pi2.uptime is None and pi2.success_rate is None
+    assert report.totals.spend_usd == pytest.approx(2.0) and report.totals.rounds == 3
+
+
+def test_disk_full_eta_extrapolates_the_recent_fill_rate(store: Store) -> None:
+    record_samples(store.connection, [at("pi1", NOW - 60 * m, disk=80.0 - m * 0.05) for m in range(120)])
+    eta = disk_full_eta(store, "pi1", NOW)
+    assert eta is not None and eta == pytest.approx(NOW + 20 / 3.0 * 3600, rel=0.01)  # 3 %/h, 20 % to go
+    record_samples(store.connection, [at("pi2", NOW - 60 * m, disk=50.0) for m in range(120)])
+    assert disk_full_eta(store, "pi2", NOW) is None
+
+
+def test_a_year_of_history_per_host_stays_under_its_stated_size(tmp_path: Path) -> None:
+    """The steady state of the default retention (48 h raw at 60 s, 14 d of 5-minute, a year of hourly
+    buckets) for 4 hosts; docs/history.md states ≤ 0.9 MB per host per year of samples."""
+    keep = HistorySettings()
+    st = Store.open(tmp_path)
+    conn = st.connection
+    with st.transaction():
+        for h in range(4):
+            host = f"pi-{h:03d}"
+            rows = []
+            for res, start, end in (
+                (0, NOW - keep.raw, NOW),
+                (300, NOW - keep.five_minutes, NOW - keep.raw),
+                (3600, NOW - keep.hourly, NOW - keep.five_minutes),
+            ):
+                step = res or 60
+                n = step // 60
+                for i, t in enumerate(range(int(start), int(end), step)):
+                    rows.append(
+                        (
+                            host,
+                            res,
+                            t,
+                            n,
+                            None,
+                            n,
+                            200 + i % 700,
+                            4000 + i % 5000,
+                            20000 + i % 70000,
+                            i % 400,
+                            500 + i % 3000,
+                            i % 1000 - 500,
+                            i // 30,
+                            i % 4000,
+                            n,
+                            0,
+                        )
+                    )
+            conn.executemany(f"INSERT INTO samples VALUES ({','.join('?' * 16)})", rows)
+    conn.execute("VACUUM")
+    st.close()
+    per_host = (tmp_path / "state.db").stat().st_size / 4
+    assert per_host < 0.9e6, f"{per_host / 1e6:.2f} MB per host"
+
+
+def test_the_recent_history_summary_is_what_the_detectors_need(store: Store) -> None:
+    points = [(NOW - 60 * m, 60.0 + (180 - m) * 0.05 + (m % 3) * 0.01) for m in range(180, -1, -1)]
+    record_samples(store.connection, [at("pi1", t, disk=v) for t, v in points])
+    flaky = [at("pi2", NOW - 60 * m, reachable=m % 10 >= 5) for m in range(59, -1, -1)]  # 5 returns
+    record_samples(store.connection, flaky)
+    summary = host_histories(store.connection, {"pi1": 3 * 3600.0, "pi2": 3600.0}, NOW, UTC)
+    disk = summary["pi1"].disk
+    assert disk is not None and disk.n == 181 and disk.span_s == 3 * 3600
+    assert disk.slope_per_s == pytest.approx(fill_rate(points), rel=1e-6)
+    assert (summary["pi2"].returns_last_hour, summary["pi2"].polls_last_hour) == (5, 60)
+    assert summary["pi1"].active_since == NOW - 180 * 60  # serve active in every sample of pi1
+    assert summary["pi2"].active_since is None  # its newest poll failed: nothing says serve runs
