@@ -191,16 +191,27 @@ def _jumps(
     return jump_findings(results, used, since, tolerance, now)
 
 
-async def run_pass(
+@dataclass(frozen=True)
+class Polled:
+    """What one pass's polling brought back, before it is settled into the state store."""
+
+    results: Mapping[str, Snapshot | PollFailure]
+    pending: tuple[str, ...]
+    """Hosts not polled before the deadline."""
+    at: float
+    """When the polling ended (the pass's time)."""
+    seconds: float
+
+
+async def poll_fleet(
     transport: Transport,
-    store: Store,
     hosts: Sequence[Host],
     *,
     unresolved: Mapping[str, HostError] | None = None,
     settings: PassSettings | None = None,
-    sink: TransitionSink | None = None,
-) -> PassResult:
-    """Poll ``hosts`` and settle the results; hosts that failed to resolve count as failed polls."""
+) -> Polled:
+    """Poll ``hosts`` concurrently within the pass's deadline; hosts that failed to resolve count as
+    failed polls."""
     settings = settings or PassSettings()
     started = time.monotonic()
     reachable = [h for h in hosts if h.alias not in (unresolved or {})]
@@ -215,8 +226,35 @@ async def run_pass(
         deadline=settings.deadline,
     )
     results.update(polled)
+    return Polled(results, pending, time.time(), time.monotonic() - started)
+
+
+def settle_polled(
+    store: Store,
+    hosts: Sequence[Host],
+    polled: Polled,
+    settings: PassSettings | None = None,
+    sink: TransitionSink | None = None,
+) -> PassResult:
+    """Store what a pass polled (``StateError`` when the database cannot take it: the caller keeps
+    ``polled`` and tries again)."""
     observations, findings, transitions, after, vantage = settle(
-        store, hosts, results, time.time(), settings, sink
+        store, hosts, polled.results, polled.at, settings, sink
     )
-    seconds = time.monotonic() - started
-    return PassResult(observations, tuple(findings), tuple(transitions), after, vantage, seconds, pending)
+    return PassResult(
+        observations, tuple(findings), tuple(transitions), after, vantage, polled.seconds, polled.pending
+    )
+
+
+async def run_pass(
+    transport: Transport,
+    store: Store,
+    hosts: Sequence[Host],
+    *,
+    unresolved: Mapping[str, HostError] | None = None,
+    settings: PassSettings | None = None,
+    sink: TransitionSink | None = None,
+) -> PassResult:
+    """Poll ``hosts`` and settle the results."""
+    polled = await poll_fleet(transport, hosts, unresolved=unresolved, settings=settings)
+    return settle_polled(store, hosts, polled, settings, sink)

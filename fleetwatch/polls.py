@@ -94,8 +94,8 @@ class HostFacts:
         return cls(
             received_at=snap.received_at,
             remote_time=snap.remote_time,
-            understood=snap.peek_error is None,
-            problem=snap.peek_error,
+            understood=snap.peek_error is None and snap.problems is None,
+            problem=snap.peek_error or snap.problems,
             runner=snap.runner,
             project=peek.project or None if peek is not None else None,
             round=round_num if round_num is not None else _int(status.get("round_num")),

@@ -84,6 +84,8 @@ class Snapshot:
     facts: Facts | None
     latency_s: float | None = None
     """How long the poll took (connect + command), when the poll measured it."""
+    problems: str | None = None
+    """Fields the host sent that did not validate (read as null), named; None when all was well."""
 
     def disk(self) -> tuple[float, str] | None:
         """Disk use (%) of the filesystem holding the runner's logs and where it was measured.

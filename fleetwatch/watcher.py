@@ -38,7 +38,7 @@ from fleetwatch.notify.messages import compose_text
 from fleetwatch.notify.model import Notification
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.notify.sender import flush
-from fleetwatch.pipeline import PassResult, run_pass
+from fleetwatch.pipeline import PassResult, Polled, poll_fleet, settle_polled
 from fleetwatch.settings import WATCH_INTERVAL, PassSettings
 from fleetwatch.status import FleetStatus, HostEntry, StoredState, build
 from fleetwatch.store import Store
@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 
 Emit = Callable[[WatcherEvent], None]
 
+SHUTDOWN_GRACE_S = 5.0
+"""How long stopping (Ctrl-C, SIGTERM) may take to send what is due."""
+KEEP_UNSETTLED = 10
+"""Passes kept in memory while the state database cannot take them (the oldest is dropped after)."""
 KEEP_SENT_S = 30 * 86400.0
 """How long delivered notifications stay in the state database."""
 
@@ -113,6 +117,7 @@ class Watcher:
     settings: PassSettings = field(init=False)
     outbox: Outbox = field(init=False)
     passes: int = field(init=False, default=0)
+    _unsettled: list[Polled] = field(init=False, default_factory=list)
     _sending: asyncio.Task[object] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -123,23 +128,34 @@ class Watcher:
         self.settings = self.config.passes.with_defaults(self.default_interval, self.default_deadline)
         self.outbox = Outbox(self.store.connection, self.config.notify)
 
-    async def run_pass(self) -> PassResult:
-        """Poll, detect, settle: episodes and the notification outbox in one transaction."""
+    async def run_pass(self) -> PassResult | None:
+        """Poll, detect, settle: episodes and the notification outbox in one transaction.
+
+        None when the state database could not take the pass (disk full, locked too long): its results
+        are kept and stored before the next pass's, so a flaky disk loses nothing."""
         if self.config.heartbeat_url:
             await self._heartbeat(self.config.heartbeat_url, Signal.START)
-        result = await run_pass(
-            self.transport,
-            self.store,
-            self.fleet.hosts,
-            unresolved=self.fleet.unresolved,
-            settings=self.settings,
-            sink=self.outbox,
+        polled = await poll_fleet(
+            self.transport, self.fleet.hosts, unresolved=self.fleet.unresolved, settings=self.settings
         )
+        self._unsettled = [*self._unsettled, polled][-KEEP_UNSETTLED:]
+        try:
+            while self._unsettled:  # oldest first: episodes and clocks advance in the order polled
+                result = settle_polled(
+                    self.store, self.fleet.hosts, self._unsettled[0], self.settings, sink=self.outbox
+                )
+                self._unsettled.pop(0)
+        except StateError as exc:
+            kept = len(self._unsettled)
+            self.emit(
+                Trouble(f"{exc}; the results of {kept} pass(es) are kept and stored with the next pass")
+            )
+            return None
         self.passes += 1
         if result.vantage.gap_s is not None:
             self.emit(GapDetected(result.vantage.gap_s))
-        polled = len(result.observations)
-        self.emit(PassFinished(self.passes, time.time(), result.seconds, polled, len(result.transitions)))
+        hosts = len(result.observations)
+        self.emit(PassFinished(self.passes, time.time(), result.seconds, hosts, len(result.transitions)))
         return result
 
     def status(self, after: PassResult | None = None) -> FleetStatus:
@@ -249,7 +265,18 @@ class Watcher:
         except FleetwatchError as exc:
             self.emit(Trouble(str(exc)))
 
-    async def close(self) -> None:
-        """Finish sending, close connections."""
-        await self.drain()
+    async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """End cleanly (also on SIGTERM): send what is due within ``grace_s``, close connections.
+        What could not be sent in time stays queued for the next run."""
+        try:
+            async with asyncio.timeout(grace_s):
+                await self.drain()
+                if self.outbox.targets:
+                    await flush(self.outbox, report=self.emit)
+        except TimeoutError:
+            self.emit(
+                Trouble(f"stopping: notifications not sent within {grace_s:g} s stay queued for the next run")
+            )
+        except StateError as exc:
+            self.emit(Trouble(f"stopping: {exc}"))
         await self.transport.close()

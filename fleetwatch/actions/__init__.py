@@ -73,6 +73,14 @@ async def run_auto_stop(
     fresh = {alias: s for alias, s in snapshots.items() if isinstance(s, Snapshot)}
     # Hosts outside this run (``--host x``) are neither planned nor explained.
     mine = {key: ep for key, ep in episodes.items() if key[0] in by_alias}
+    # Only evidence that passed validation acts: a host whose data this pass did not validate is held.
+    doubtful = {alias for alias, snap in fresh.items() if snap.peek_error is not None or snap.problems}
+    distrusted = [
+        f"{h} {d}: auto-stop held back: the host's data did not validate this pass (snapshot_invalid)"
+        for (h, d) in mine
+        if h in doubtful and d in policy.on
+    ]
+    mine = {key: ep for key, ep in mine.items() if key[0] not in doubtful}
     who = whoami()
     claims: list[tuple[AuditRecord, StopPlan]] = []
     with audit.transaction():
@@ -104,7 +112,7 @@ async def run_auto_stop(
             if rec.host in by_alias
             and (rec.outcome is not Outcome.STARTED or now - rec.started_at > ABANDONED_S)
         ]
-    for line in held:
+    for line in distrusted + held:
         report(line)
     for rec, _ in claims:
         if not rec.dry_run:

@@ -7,10 +7,10 @@ import asyncio
 import time
 from fnmatch import fnmatchcase
 
-from fleetwatch import paths, silences
+from fleetwatch import silences
 from fleetwatch.basics import iso, whoami
 from fleetwatch.cli.output import diag, out
-from fleetwatch.cli.settings import effective_config, selected_fleet
+from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
 from fleetwatch.detect import REGISTRY
 from fleetwatch.errors import ConfigError
 from fleetwatch.status import ExitCode
@@ -19,7 +19,7 @@ from fleetwatch.vantage import VANTAGE_DETECTORS, WATCHER
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store.open(paths.state_dir(args.state_dir))
+    return open_store(args)
 
 
 def _known_hosts(args: argparse.Namespace, store: Store) -> set[str]:

@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from fleetwatch import history, paths
+from fleetwatch import history
 from fleetwatch.basics import finite_duration
 from fleetwatch.cli.history_view import (
     DEFAULT_METRICS,
@@ -16,12 +16,11 @@ from fleetwatch.cli.history_view import (
     report_document,
 )
 from fleetwatch.cli.output import out, run
-from fleetwatch.cli.settings import effective_config, selected_fleet
+from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
 from fleetwatch.errors import ConfigError
 from fleetwatch.history.model import METRICS, USAGE_METRICS
 from fleetwatch.history.report import report_lines
 from fleetwatch.status import ExitCode
-from fleetwatch.store import Store
 
 
 def _since(text: str, option: str) -> float:
@@ -45,7 +44,7 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
     for name in names:
         if name not in known:
             raise ConfigError(f"--metric: unknown metric {name!r} (known: {', '.join(known)})")
-    store = Store.open(paths.state_dir(args.state_dir))
+    store = open_store(args)
     try:
         if not store.connection.execute(
             "SELECT 1 FROM samples WHERE host = ? LIMIT 1", (args.alias,)
@@ -72,7 +71,7 @@ def cmd_report(args: argparse.Namespace) -> ExitCode:
     fleet = selected_fleet(args, config, listing=True, resolve=False)
     until = time.time()
     since = until - _since(args.since, "--since")
-    store = Store.open(paths.state_dir(args.state_dir))
+    store = open_store(args)
     try:
         report = load_report(store.connection, fleet.names, since, until)
         if args.send:

@@ -9,11 +9,13 @@ from typing import Any
 
 from fleetwatch import paths
 from fleetwatch.basics import Duration, finite_duration
+from fleetwatch.cli.output import diag
 from fleetwatch.config import Config, load_config, with_values
 from fleetwatch.errors import ConfigError
 from fleetwatch.inventory.fleet import Fleet, select_fleet
 from fleetwatch.inventory.ssh_config import default_config
 from fleetwatch.notify.model import Target
+from fleetwatch.store import Store
 
 # Settings that can also come from FLEETWATCH_<NAME> or --<name>, and where they live in the Config.
 _OVERLAY: dict[str, tuple[str, ...]] = {
@@ -95,3 +97,11 @@ def selected_fleet(
         everything=listing and not (names or groups),
         resolve=resolve,
     )
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    """The state database for this command (``--state-dir`` > env > XDG), saying what opening it fixed."""
+    store = Store.open(paths.state_dir(getattr(args, "state_dir", None)))
+    for note in store.notes:
+        diag(note)
+    return store

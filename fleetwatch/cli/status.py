@@ -6,10 +6,10 @@ import argparse
 import json
 import time
 
-from fleetwatch import paths, silences
+from fleetwatch import silences
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.render import JSON_SCHEMA
-from fleetwatch.cli.settings import effective_config, selected_fleet
+from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
 from fleetwatch.cli.status_view import silence_record, silences_lines, status_document, status_lines
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.settings import CHECK_INTERVAL
@@ -19,7 +19,7 @@ from fleetwatch.watcher import entries, read_status
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store.open(paths.state_dir(args.state_dir))
+    return open_store(args)
 
 
 def cmd_status(args: argparse.Namespace) -> ExitCode:

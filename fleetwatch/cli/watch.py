@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 
-from fleetwatch import paths
 from fleetwatch.cli.output import Stdout, diag, out, run
 from fleetwatch.cli.render import (
     check_document,
@@ -16,7 +15,7 @@ from fleetwatch.cli.render import (
     open_lines,
     transition_lines,
 )
-from fleetwatch.cli.settings import effective_config, selected_fleet
+from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
 from fleetwatch.cli.stream import Stamp, colour_wanted, pass_line, start_line
 from fleetwatch.config import Config
 from fleetwatch.episodes import Change
@@ -26,7 +25,6 @@ from fleetwatch.notify.apprise_edge import redact
 from fleetwatch.pipeline import PassResult
 from fleetwatch.settings import CHECK_DEADLINE, CHECK_INTERVAL, WATCH_INTERVAL
 from fleetwatch.status import ExitCode, FleetStatus
-from fleetwatch.store import Store
 from fleetwatch.watcher import Watcher
 
 QUIET_EVENTS = (PassFinished, DeliveriesFlushed, ActionFinished)
@@ -58,6 +56,11 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
         while True:
             started = time.monotonic()
             result = await watcher.run_pass()
+            if result is None:  # the state database could not take it: said on stderr, kept for next pass
+                if args.once:
+                    return ExitCode.UNKNOWN
+                await asyncio.sleep(max(0.0, watcher.settings.interval_s - (time.monotonic() - started)))
+                continue
             status = watcher.status(after=result)
             lines = (
                 _first_lines(status, result, args.json)
@@ -84,7 +87,7 @@ def _open(
 ) -> Watcher:
     if not fleet.hosts and not fleet.unresolved:
         raise SystemExit(_no_hosts(fleet))
-    store = Store.open(paths.state_dir(args.state_dir))
+    store = open_store(args)
     deadline = CHECK_DEADLINE if interval == CHECK_INTERVAL else None
     return Watcher(
         fleet,
@@ -124,6 +127,9 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
     try:
         started = time.monotonic()
         result = await watcher.run_pass()
+        if result is None:  # the state database could not take the pass (said on stderr): say so here too
+            out(["FLEETWATCH UNKNOWN - the state database could not store this pass; see stderr"])
+            return ExitCode.UNKNOWN
         await watcher.after_pass(result, dry_run=args.dry_run, background=False)
         await watcher.drain()
         status = watcher.status(after=result)

@@ -83,13 +83,22 @@ def snapshot_invalid(ctx: Context) -> Finding | None:
     if f is not None and f.stage is Stage.PARSE:
         return ctx.finding("snapshot_invalid", Severity.WARNING, f.message, f.hint, stage=str(f.stage))
     snap = ctx.obs.snapshot
-    if snap is None or snap.peek_error is None:
+    if snap is None or (snap.peek_error is None and snap.problems is None):
         return None
+    if snap.peek_error is not None:
+        return ctx.finding(
+            "snapshot_invalid",
+            Severity.WARNING,
+            snap.peek_error,
+            "run the same `agent-runner --json peek` on the host to see the full error",
+        )
     return ctx.finding(
         "snapshot_invalid",
         Severity.WARNING,
-        snap.peek_error,
-        "run the same `agent-runner --json peek` on the host to see the full error",
+        f"the host's data did not validate (those values were ignored): {snap.problems}",
+        "a broken or mismatched agent-runner, or something on the host tampering with its output; "
+        "run `agent-runner --json peek` there",
+        problems=snap.problems,
     )
 
 

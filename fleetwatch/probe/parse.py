@@ -3,46 +3,126 @@
 The gatherer (``remote/gather.py``) prints one sentinel line of JSON holding agent-runner's own
 ``peek`` output (stdout, stderr, exit code), tails of recent round logs and live host facts.
 Parsing never raises for what a host says about itself: a crashed or unreadable peek becomes
-``peek_error`` (with the remote's own words) so ``snapshot_invalid`` can report it.
+``peek_error`` (with the remote's own words), wrong fields become ``problems`` (``validate.py``), and
+``snapshot_invalid`` reports both; a host whose data was not understood is never OK.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from fleetwatch.errors import SnapshotError, Stage
 from fleetwatch.probe.command import SENTINEL
+from fleetwatch.probe.validate import Checker, load_json
 from fleetwatch.snapshot import Event, Facts, Peek, RoundLog, Snapshot, parse_ts
 
 SUPPORTED_MAJORS = (1, 2)
 
 
-def _events(raw: Any) -> tuple[Event, ...]:
-    out = []
-    for item in raw if isinstance(raw, list) else []:
-        if not isinstance(item, dict):
-            continue
-        kind = item.get("event", item.get("kind"))
-        ts = parse_ts(item.get("ts"))
-        if isinstance(kind, str) and ts is not None:
-            out.append(Event(ts=ts, kind=kind, data=item))
-    out.sort(key=lambda e: e.ts)
-    return tuple(out)
+# Event fields the detectors and history read, with what each must be when present.
+_EVENT_COUNTS = (
+    "round_num",
+    "exit_code",
+    "consecutive",
+    "rounds_completed",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_creation_tokens",
+    "tool_call_count",
+)
+_EVENT_AMOUNTS = ("duration_s", "duration_ms", "cost_usd")
+_EVENT_FLAGS = ("timed_out", "success", "active")
+_EVENT_TIMES = ("reset_at_epoch", "throttled_until_epoch", "resume_at")
 
 
-def _round_budget(doc: Mapping[str, Any]) -> float | None:
-    for defense in doc.get("defenses") or []:
-        if isinstance(defense, dict) and defense.get("name") == "round_budget_s":
-            value = defense.get("value")
-            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-                return float(value)
+def _event(item: Any, where: str, check: Checker) -> Event | None:
+    """One supervisor event, or None (recorded as a problem) when a field fleetwatch reads is wrong."""
+    if not isinstance(item, dict):
+        check.wrong(where, item, "an object")
+        return None
+    before = len(check.problems)
+    kind = check.text(item, "event", where) or check.text(item, "kind", where)
+    ts = parse_ts(item.get("ts"))
+    if not kind:
+        check.wrong(f"{where}.event", item.get("event"), "an event name")
+    if ts is None:
+        check.wrong(f"{where}.ts", item.get("ts"), "a time")
+    for key in _EVENT_COUNTS:
+        low = None if key == "exit_code" else 0
+        check.number(item, key, where, low=low, whole=True)
+    for key in _EVENT_AMOUNTS:
+        check.number(item, key, where, low=0)
+    for key in _EVENT_FLAGS:
+        check.flag(item, key, where)
+    for key in _EVENT_TIMES:
+        if item.get(key) is not None and parse_ts(item[key]) is None:
+            check.wrong(f"{where}.{key}", item[key], "a time")
+    if len(check.problems) > before or ts is None or not kind:
+        return None
+    return Event(ts=ts, kind=kind, data=item)
+
+
+def _events(doc: Mapping[str, Any], check: Checker) -> tuple[Event, ...]:
+    key = "recent_events" if "recent_events" in doc else "events"
+    raw = doc.get(key)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        check.wrong(f"peek.{key}", raw, "a list")
+        return ()
+    found = [e for i, item in enumerate(raw) if (e := _event(item, f"peek.{key}[{i}]", check)) is not None]
+    found.sort(key=lambda e: e.ts)
+    return tuple(found)
+
+
+def _round_budget(doc: Mapping[str, Any], check: Checker) -> float | None:
+    defenses = doc.get("defenses")
+    if defenses is None:
+        return None
+    if not isinstance(defenses, list):
+        check.wrong("peek.defenses", defenses, "a list")
+        return None
+    for i, defense in enumerate(defenses):
+        if not isinstance(defense, dict):
+            check.wrong(f"peek.defenses[{i}]", defense, "an object")
+        elif defense.get("name") == "round_budget_s":
+            value = check.number(defense, "value", f"peek.defenses[{i}]", low=0)
+            return value if value else None
     return None
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _checked(
+    raw: dict[str, Any],
+    where: str,
+    check: Checker,
+    *,
+    counts: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
+    pcts: tuple[str, ...] = (),
+    amounts: tuple[str, ...] = (),
+    texts: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """``raw`` with the fields fleetwatch reads checked; a wrong one is recorded and read as null."""
+    clean = dict(raw)
+    for key in counts:
+        if raw.get(key) is not None and check.number(raw, key, where, low=0, whole=True) is None:
+            clean[key] = None
+    for key in flags:
+        if raw.get(key) is not None and check.flag(raw, key, where) is None:
+            clean[key] = None
+    for key in pcts:
+        if raw.get(key) is not None and check.number(raw, key, where, low=0, high=100) is None:
+            clean[key] = None
+    for key in amounts:
+        if raw.get(key) is not None and check.number(raw, key, where, low=0) is None:
+            clean[key] = None
+    for key in texts:
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            check.wrong(f"{where}.{key}", raw[key], "text")
+            clean[key] = None
+    return clean
 
 
 def _last_line(text: str) -> str:
@@ -50,20 +130,28 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def parse_peek(stdout: str, stderr: str, rc: int | None) -> tuple[Peek | None, str | None]:
-    """agent-runner's ``--json peek`` output -> (Peek, None) or (None, why it is unusable)."""
+def parse_peek(
+    stdout: str, stderr: str, rc: int | None, check: Checker | None = None
+) -> tuple[Peek | None, str | None]:
+    """agent-runner's ``--json peek`` output -> (Peek, None) or (None, why it is unusable).
+
+    Fields that are there but wrong are recorded in ``check`` and read as null: the peek is still
+    used for what is right, and the host is reported ``snapshot_invalid`` for the rest."""
+    check = check if check is not None else Checker()
     if rc not in (0, None) or not stdout.strip():
         said = _last_line(stderr) or _last_line(stdout) or "no output"
         crashed = "Traceback (most recent call last)" in stderr
         what = "crashed" if crashed else f"exited {rc}" if rc is not None else "did not run"
         return None, f"agent-runner peek {what}: {said}"
-    try:
-        doc = json.loads(stdout)
-    except json.JSONDecodeError as exc:
-        return None, f"agent-runner peek printed non-JSON ({exc.msg} at char {exc.pos}): {stdout[:80]!r}"
+    doc, problem = load_json(stdout, "agent-runner peek's output")
+    if problem is not None:
+        return None, problem.replace(
+            "agent-runner peek's output is not JSON", "agent-runner peek printed non-JSON"
+        )
     if not isinstance(doc, dict):
         return None, f"agent-runner peek printed JSON that is not an object: {stdout[:80]!r}"
-    schema = str(doc.get("schema_version", "1.0"))
+    version = doc.get("schema_version", "1.0")
+    schema = str(version) if isinstance(version, str | int | float) and not isinstance(version, bool) else "?"
     try:
         major = int(schema.split(".")[0])
     except ValueError:
@@ -73,51 +161,101 @@ def parse_peek(stdout: str, stderr: str, rc: int | None) -> tuple[Peek | None, s
             f"agent-runner peek schema {schema} is not supported (fleetwatch reads 1.x and 2.x): "
             "upgrade fleetwatch"
         )
-    status = _mapping(doc.get("status"))
+    status = _checked(
+        check.mapping(doc, "status", "peek"),
+        "peek.status",
+        check,
+        counts=("round_num", "phase_index"),
+        flags=("running",),
+    )
+    service = _checked(
+        check.mapping(doc, "service", "peek"),
+        "peek.service",
+        check,
+        counts=("pid",),
+        flags=("active", "system_managed"),
+        texts=("mode",),
+    )
+    if service.get("rate_limit") is not None and not isinstance(service["rate_limit"], dict):
+        check.wrong("peek.service.rate_limit", service["rate_limit"], "an object or null")
+        service["rate_limit"] = None
+    system = _checked(
+        check.mapping(doc, "system", "peek"),
+        "peek.system",
+        check,
+        pcts=("disk_used_pct", "cpu_pct"),
+        amounts=("disk_free_gb", "load_1m", "mem_total_mb", "mem_available_mb"),
+    )
+    current = check.optional_mapping(doc, "current_round", "peek")
+    if current is not None:
+        current = _checked(current, "peek.current_round", check, counts=("round_num",), texts=("log_path",))
+        doc = {**doc, "current_round": current}
     peek = Peek(
         schema=schema,
-        project=str(doc.get("project", "")),
+        project=check.text(doc, "project", "peek"),
         status=status,
-        service=_mapping(doc.get("service")),
-        system=_mapping(doc.get("system")),
-        schedule=doc.get("schedule") if isinstance(doc.get("schedule"), dict) else None,
-        events=_events(doc.get("recent_events", doc.get("events"))),
-        round_budget_s=_round_budget(doc),
+        service=service,
+        system=system,
+        schedule=check.optional_mapping(doc, "schedule", "peek"),
+        events=_events(doc, check),
+        round_budget_s=_round_budget(doc, check),
         raw=doc,
     )
     return peek, None
 
 
-def _facts(raw: Any) -> Facts | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("time"), int | float):
+def _facts(raw: Any, check: Checker) -> Facts | None:
+    if raw is None:
         return None
-    disk = _mapping(raw.get("disk"))
-
-    def num(value: Any) -> float | None:
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    mem_total, mem_avail = num(raw.get("mem_total_mb")), num(raw.get("mem_available_mb"))
+    if not isinstance(raw, dict):
+        check.wrong("facts", raw, "an object")
+        return None
+    at = check.number(raw, "time", "facts", low=0)
+    if at is None:
+        if raw.get("time") is None:
+            check.wrong("facts.time", None, "a time")
+        return None
+    disk = check.mapping(raw, "disk", "facts")
+    total = check.number(raw, "mem_total_mb", "facts", low=0)
+    available = check.number(raw, "mem_available_mb", "facts", low=0)
     return Facts(
-        time=float(raw["time"]),
-        disk_path=str(disk.get("path", "")),
-        disk_used_pct=num(disk.get("used_pct")),
-        disk_free_gb=num(disk.get("free_gb")),
-        mem_total_mb=int(mem_total) if mem_total is not None else None,
-        mem_available_mb=int(mem_avail) if mem_avail is not None else None,
-        load_1m=num(raw.get("load_1m")),
+        time=at,
+        disk_path=check.text(disk, "path", "facts.disk"),
+        disk_used_pct=check.number(disk, "used_pct", "facts.disk", low=0, high=100),
+        disk_free_gb=check.number(disk, "free_gb", "facts.disk", low=0),
+        mem_total_mb=int(total) if total is not None else None,
+        mem_available_mb=int(available) if available is not None else None,
+        load_1m=check.number(raw, "load_1m", "facts", low=0),
     )
 
 
-def _round_logs(raw: Any) -> tuple[RoundLog, ...]:
+def _round_logs(raw: Any, check: Checker) -> tuple[RoundLog, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        check.wrong("round_logs", raw, "a list")
+        return ()
     logs = []
-    for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("tail"), str):
-            logs.append(RoundLog(str(item.get("path", "")), float(item.get("mtime") or 0), item["tail"]))
+    for i, item in enumerate(raw):
+        where = f"round_logs[{i}]"
+        if not isinstance(item, dict):
+            check.wrong(where, item, "an object")
+            continue
+        if item.get("error") is not None:
+            continue  # the gatherer could not read it (gone between listing and reading): nothing to check
+        before = len(check.problems)
+        tail, path = check.text(item, "tail", where), check.text(item, "path", where)
+        mtime = check.number(item, "mtime", where, low=0)
+        if len(check.problems) == before:
+            logs.append(RoundLog(path, mtime or 0.0, tail))
     return tuple(logs)
 
 
 def parse_gather(host: str, stdout: str, stderr: str, received_at: float) -> Snapshot:
-    """The gatherer's output -> Snapshot; ``SnapshotError`` (stage parse) when it is not there at all."""
+    """The gatherer's output -> Snapshot; ``SnapshotError`` (stage parse) when it is not there at all.
+
+    Nothing a host sends raises anything else: malformed, non-finite, deeply nested or wrongly typed
+    data becomes the snapshot's ``problems`` (or ``peek_error``), naming the first wrong fields."""
     line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith(SENTINEL)), None)
     if line is None:
         said = _last_line(stderr) or _last_line(stdout) or "no output at all"
@@ -127,32 +265,37 @@ def parse_gather(host: str, stdout: str, stderr: str, received_at: float) -> Sna
             f"the remote did not answer the probe: {said[:200]}",
             "check the login shell and that sh and python3 exist on the host (ForceCommand?)",
         )
-    try:
-        doc = json.loads(line[len(SENTINEL) :])
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(host, Stage.PARSE, f"probe output is truncated or garbled ({exc.msg})") from None
+    doc, problem = load_json(line[len(SENTINEL) :], "the probe's output")
+    if problem is not None:
+        raise SnapshotError(host, Stage.PARSE, problem.replace(" is not JSON", " is truncated or garbled"))
     if not isinstance(doc, dict):
         raise SnapshotError(host, Stage.PARSE, "probe output is not a JSON object")
-    runner = doc.get("runner") if isinstance(doc.get("runner"), str) else None
-    peek, problem = None, None
+    check = Checker()
+    runner = check.text(doc, "runner", "probe") or None
+    peek, failure = None, None
     raw_peek = doc.get("peek")
     if runner is None:
-        problem = None
+        failure = None
     elif doc.get("python", "") is None:
-        problem = f"found {runner} but no Python to run the probe with"
+        failure = f"found {runner} but no Python to run the probe with"
     elif isinstance(raw_peek, dict):
-        peek, problem = parse_peek(
-            str(raw_peek.get("stdout", "")), str(raw_peek.get("stderr", "")), raw_peek.get("rc")
+        rc = raw_peek.get("rc")
+        peek, failure = parse_peek(
+            check.text(raw_peek, "stdout", "probe.peek"),
+            check.text(raw_peek, "stderr", "probe.peek"),
+            rc if isinstance(rc, int) and not isinstance(rc, bool) else None,
+            check,
         )
     else:
-        problem = "the probe did not run agent-runner peek"
+        failure = "the probe did not run agent-runner peek"
     return Snapshot(
         host=host,
         received_at=received_at,
         runner=runner,
-        runner_searched=str(doc.get("searched", "")),
+        runner_searched=check.text(doc, "searched", "probe"),
         peek=peek,
-        peek_error=problem,
-        round_logs=_round_logs(doc.get("round_logs")),
-        facts=_facts(doc.get("facts")),
+        peek_error=failure,
+        round_logs=_round_logs(doc.get("round_logs"), check),
+        facts=_facts(doc.get("facts"), check),
+        problems=check.summary(),
     )

@@ -7,9 +7,13 @@ serialise instead of corrupting each other or reporting the same transition twic
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+import stat
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,20 +65,30 @@ def _episode_values(ep: Episode) -> tuple[str, str, int, str, str, str, float]:
 class Store:
     """The state database; open with ``Store.open(state_dir)``."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, notes: Sequence[str] = ()) -> None:
         self._conn = conn
         self.path = path
+        self.notes = tuple(notes)
+        """What opening it had to fix (permissions, a corrupt or empty file moved aside), for the user."""
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
-        """Open (creating if needed) ``state.db`` in ``state_dir``."""
+        """Open (creating if needed) ``state.db`` in ``state_dir``: the directory 0700 and the files 0600
+        whatever was there before; an empty or corrupt file is moved aside, never silently replaced."""
         path = state_dir / "state.db"
+        notes: list[str] = []
         conn: sqlite3.Connection | None = None
         try:
-            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            conn = connect(str(path))
-            migrate(conn, str(path))  # before anything is written: a newer database stays untouched
-            use_wal(conn)
+            notes += _private_dir(state_dir)
+            notes += _set_aside_if_empty(path)
+            try:
+                conn = _open_checked(path)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise
+                notes.append(_set_aside(path, f"is not a usable SQLite database ({exc})", "corrupt"))
+                conn = _open_checked(path)
+            notes += _private_files(path)
         except (OSError, sqlite3.Error, StateError) as exc:
             if conn is not None:
                 conn.close()
@@ -84,7 +98,7 @@ class Store:
                 f"cannot open state database {path}: {exc} "
                 "(check permissions, or point --state-dir / FLEETWATCH_STATE_DIR elsewhere)"
             ) from None
-        return cls(conn, path)
+        return cls(conn, path, notes)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -217,4 +231,83 @@ def _poll(row: sqlite3.Row) -> HostPoll:
         latency_s=row["latency_s"],
         via=row["via"],
         facts=HostFacts.from_json(row["facts"]) if row["facts"] else None,
+    )
+
+
+def _open_checked(path: Path) -> sqlite3.Connection:
+    """Connect, migrate (before anything is written: a newer database stays untouched), then WAL."""
+    with _private_umask():
+        conn = connect(str(path))
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()  # reads the header: a corrupt file fails here
+        migrate(conn, str(path))
+        use_wal(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextlib.contextmanager
+def _private_umask() -> Iterator[None]:
+    """Files SQLite creates (the database, its -wal and -shm) are born 0600."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _private_dir(state_dir: Path) -> list[str]:
+    """The state dir exists and is 0700 (it holds notification URLs, which carry tokens)."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = stat.S_IMODE(state_dir.stat().st_mode)
+    if mode & 0o077:
+        state_dir.chmod(0o700)
+        return [
+            f"state directory {state_dir} was mode {mode:04o}: made it 0700 (it holds notification secrets)"
+        ]
+    return []
+
+
+def _private_files(path: Path) -> list[str]:
+    """The database and its companions are 0600, whatever created them."""
+    notes = []
+    for file in (
+        path,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+        path.with_name("audit.log"),
+    ):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            file.chmod(0o600)
+            notes.append(f"{file} was mode {mode:04o}: made it 0600 (it holds notification secrets)")
+    return notes
+
+
+def _set_aside_if_empty(path: Path) -> list[str]:
+    """A 0-byte state.db (truncated, or a failed copy) is kept aside and reported, not silently reused."""
+    try:
+        if path.stat().st_size > 0:
+            return []
+    except FileNotFoundError:
+        return []
+    return [_set_aside(path, "was empty (0 bytes)", "empty")]
+
+
+def _set_aside(path: Path, why: str, label: str) -> str:
+    """Move ``path`` (and its -wal/-shm) to ``state.db.<label>-<time>``; say so."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    kept = path.with_name(f"{path.name}.{label}-{stamp}")
+    path.rename(kept)
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.rename(kept.with_name(kept.name + suffix))
+    return (
+        f"state database {path} {why}: moved aside to {kept.name}; starting a new one (history starts over)"
     )

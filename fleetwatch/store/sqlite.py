@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,10 +36,28 @@ def immediate(conn: sqlite3.Connection, *, join: bool = False) -> Iterator[None]
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        raise StateError(f"state database is locked or unwritable: {exc}") from None
+        raise StateError(
+            _explain(exc, "is locked by another fleetwatch for too long, or unwritable")
+        ) from None
     try:
         yield
-    except BaseException:
-        conn.execute("ROLLBACK")
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):  # disk full, I/O error, locked at COMMIT: one clear line
+            raise StateError(_explain(exc, "could not be written")) from None
         raise
-    conn.execute("COMMIT")
+
+
+def _explain(exc: sqlite3.Error, what: str) -> str:
+    """One line naming the database trouble and the fix."""
+    text = str(exc)
+    if "full" in text:
+        fix = "free space on that filesystem, or point --state-dir / FLEETWATCH_STATE_DIR elsewhere"
+    elif "locked" in text or "busy" in text:
+        fix = "another fleetwatch holds it (a long pass?); this one retries next pass"
+    else:
+        fix = "check the file's permissions and the disk"
+    return f"state database {what}: {text} ({fix})"

@@ -1,0 +1,162 @@
+"""Every byte from a host is untrusted: decode bounded, check the shape fleetwatch relies on.  Pure.
+
+Explicit checks rather than a schema library (pydantic, msgspec): peek's document is another project's,
+versioned and loosely specified; fleetwatch needs only some of its fields, must tolerate every field it
+does not know, and must name the *first wrong field* for the operator.  A few small checkers do that
+with no dependency and no import cost on every start.
+
+- ``load_json``: NaN / Infinity are never numbers here, nesting is capped, nothing raises.
+- ``Checker``: records "where: what is wrong" problems and hands back safe values (or None).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+MAX_DEPTH = 24
+"""No document fleetwatch reads nests deeper than this (peek's nests 4 levels)."""
+MAX_PROBLEMS = 5
+"""Problems listed per host; the rest are counted."""
+
+
+class NonFinite:
+    """What ``NaN``, ``Infinity`` and ``-Infinity`` decode to: never a number."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def load_json(text: str, what: str) -> tuple[Any, str | None]:
+    """(value, None) or (None, why it is unusable): malformed, too deeply nested, not finite."""
+    try:
+        value = json.loads(text, parse_constant=NonFinite)
+    except json.JSONDecodeError as exc:
+        return None, f"{what} is not JSON ({exc.msg} at char {exc.pos}): {text[:80]!r}"
+    except RecursionError:
+        return None, f"{what} is nested deeper than fleetwatch reads (more than {MAX_DEPTH} levels)"
+    depth = _depth(value)
+    if depth > MAX_DEPTH:
+        return None, f"{what} is nested {depth} levels deep (fleetwatch reads at most {MAX_DEPTH})"
+    return value, None
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests (iteratively: a deep document must not exhaust our stack either)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Iterator[Any] = iter(node.values())
+        elif isinstance(node, list):
+            children = iter(node)
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            return level  # deep enough to refuse: no need to measure the rest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def describe(value: Any) -> str:
+    """How a wrong value is named in a problem: its type, and the value when short."""
+    kinds = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}
+    kind = kinds.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+    if isinstance(value, NonFinite):
+        return f"{value.text} (not a finite number)"
+    shown = repr(value) if isinstance(value, str | int | float) else ""
+    return f"{kind} {shown[:40]}".strip()
+
+
+class Checker:
+    """Collects problems with the fields it is asked about, and returns their safe values."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def wrong(self, where: str, value: Any, wanted: str) -> None:
+        """Record that ``where`` holds ``value`` instead of ``wanted``."""
+        self.problems.append(f"{where} is {describe(value)}, expected {wanted}")
+
+    def mapping(
+        self, parent: Mapping[str, Any], key: str, where: str, *, required: bool = False
+    ) -> dict[str, Any]:
+        """An object field (``{}`` when absent, null, or wrong: wrong is recorded)."""
+        value = parent.get(key)
+        if isinstance(value, dict):
+            return value
+        if value is not None or required:
+            self.wrong(f"{where}.{key}", value, "an object")
+        return {}
+
+    def optional_mapping(self, parent: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None:
+        """An object field that may be null."""
+        value = parent.get(key)
+        if value is None or isinstance(value, dict):
+            return value
+        self.wrong(f"{where}.{key}", value, "an object or null")
+        return None
+
+    def text(self, parent: Mapping[str, Any], key: str, where: str, default: str = "") -> str:
+        """A text field (``default`` when absent or null)."""
+        value = parent.get(key)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return value
+        self.wrong(f"{where}.{key}", value, "text")
+        return default
+
+    def number(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        where: str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        whole: bool = False,
+    ) -> float | None:
+        """A finite number within [low, high] (None when absent or null; wrong ones recorded)."""
+        value = parent.get(key)
+        if value is None:
+            return None
+        wanted = "a whole number" if whole else "a number"
+        if low is not None and high is not None:
+            wanted += f" from {low:g} to {high:g}"
+        elif low is not None:
+            wanted += f" of {low:g} or more"
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and whole and isinstance(value, float) and not value.is_integer():
+            ok = False
+        if (
+            not ok
+            or not math.isfinite(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            self.wrong(f"{where}.{key}", value, wanted)
+            return None
+        return float(value)
+
+    def flag(self, parent: Mapping[str, Any], key: str, where: str) -> bool | None:
+        """A true/false field (None when absent or null)."""
+        value = parent.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        self.wrong(f"{where}.{key}", value, "true or false")
+        return None
+
+    def summary(self) -> str | None:
+        """The problems as one line (the first few, and how many more), or None."""
+        if not self.problems:
+            return None
+        shown = "; ".join(self.problems[:MAX_PROBLEMS])
+        more = len(self.problems) - MAX_PROBLEMS
+        return shown + (f"; and {more} more" if more > 0 else "")

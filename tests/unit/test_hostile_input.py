@@ -1,0 +1,172 @@
+"""Whatever a host sends becomes a snapshot with named problems or a parse failure, never an exception,
+never a finding built on invalid numbers, and never an OK host."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetwatch.detect import detect
+from fleetwatch.errors import SnapshotError
+from fleetwatch.findings import Observation, Severity
+from fleetwatch.polls import HostFacts
+from fleetwatch.probe.command import SENTINEL
+from fleetwatch.probe.parse import parse_gather
+from fleetwatch.settings import Thresholds
+from fleetwatch.snapshot import Snapshot
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "agent_runner"
+NOW = 1_800_000_000.0
+PEEK = json.loads((FIXTURES / "peek_healthy_running.json").read_text())
+
+
+def gather(peek: Any = None, *, peek_text: str | None = None, facts: Any = None, logs: Any = None) -> str:
+    doc = {
+        "gather": 1,
+        "runner": "/home/pi/.local/bin/agent-runner",
+        "python": "/usr/bin/python3",
+        "peek": {
+            "rc": 0,
+            "stdout": peek_text if peek_text is not None else json.dumps(peek or PEEK),
+            "stderr": "",
+        },
+        "round_logs": logs if logs is not None else [],
+        "facts": facts
+        if facts is not None
+        else {
+            "time": NOW,
+            "disk": {"path": "/", "used_pct": 40.0, "free_gb": 9.0},
+            "mem_total_mb": 4000,
+            "mem_available_mb": 2000,
+            "load_1m": 0.4,
+        },
+    }
+    return SENTINEL + json.dumps(doc, allow_nan=True) + "\n"
+
+
+def parsed(text: str) -> Snapshot:
+    return parse_gather("pi", text, "", NOW)
+
+
+def judged(snap: Snapshot) -> dict[str, Any]:
+    findings, _ = detect(Observation("pi", NOW, snap), Thresholds(), NOW)
+    return {f.detector: f for f in findings}
+
+
+def deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_a_real_peek_validates_cleanly() -> None:
+    snap = parsed(gather())
+    assert snap.problems is None and snap.peek is not None and len(snap.peek.events) == 25
+
+
+def test_nesting_100000_deep_in_any_document_is_a_named_problem_not_a_crash() -> None:
+    bomb = deep(100_000)
+    peek = parsed(gather(peek_text=bomb))  # peek's own output
+    assert peek.peek is None and "nested" in (peek.peek_error or "")
+    in_event = json.dumps({**PEEK, "recent_events": [{"event": "x", "ts": 1, "data": "HERE"}]})
+    event = parsed(gather(peek_text=in_event.replace('"HERE"', deep(50_000))))  # deep inside one event
+    assert event.peek is None and "nested" in (event.peek_error or "")
+    for line in (SENTINEL + bomb, gather().replace('"facts": {', '"facts": {"x": ' + bomb + ", ", 1)):
+        with pytest.raises(SnapshotError, match="nested"):  # the probe's own document, facts included
+            parsed(line)
+
+
+TOP_LEVEL = [
+    "status",
+    "service",
+    "system",
+    "recent_events",
+    "defenses",
+    "current_round",
+    "schedule",
+    "project",
+]
+
+
+@pytest.mark.parametrize("field", TOP_LEVEL)
+@pytest.mark.parametrize("wrong", ["x", 5, [1, 2], True])
+def test_a_wrong_type_in_any_top_level_peek_field_is_named_and_the_host_not_ok(
+    field: str, wrong: Any
+) -> None:
+    if field in ("project",) and isinstance(wrong, str):
+        pytest.skip("text is right for project")
+    snap = parsed(gather({**PEEK, field: wrong}))
+    assert snap.problems is not None and f"peek.{field}" in snap.problems, snap.problems
+    assert not HostFacts.from_snapshot(snap).understood
+    found = judged(snap)
+    assert (
+        found["snapshot_invalid"].severity is Severity.WARNING
+        and f"peek.{field}" in found["snapshot_invalid"].message
+    )
+
+
+def test_numbers_as_text_are_not_numbers() -> None:
+    peek = {
+        **PEEK,
+        "status": {**PEEK["status"], "round_num": "3"},
+        "system": {**PEEK["system"], "disk_used_pct": "99"},
+    }
+    snap = parsed(gather(peek))
+    assert snap.problems is not None
+    assert "peek.status.round_num is text '3', expected a whole number of 0 or more" in snap.problems
+    assert (
+        snap.peek is not None
+        and snap.peek.status["round_num"] is None
+        and snap.peek.system["disk_used_pct"] is None
+    )
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_host_facts_are_invalid_data_never_evidence(value: str) -> None:
+    facts = (
+        f'{{"time": {NOW}, "disk": {{"path": "/", "used_pct": {value}, "free_gb": 1}}, "load_1m": {value}}}'
+    )
+    text = gather()[:-1]
+    text = text[: text.rindex('"facts": ')] + '"facts": ' + facts + "}\n"
+    snap = parsed(text)
+    assert snap.facts is not None and snap.facts.disk_used_pct is None and snap.facts.load_1m is None
+    assert snap.problems is not None and "facts.disk.used_pct" in snap.problems
+    found = judged(snap)
+    assert "disk_critical" not in found and "disk_warning" not in found  # an inf% disk is no evidence
+    assert found["snapshot_invalid"].severity is Severity.WARNING
+
+
+def test_a_clock_that_is_not_a_number_is_no_clock() -> None:
+    text = gather()[:-1]
+    text = text[: text.rindex('"facts": ')] + '"facts": {"time": NaN, "load_1m": 1}}\n'
+    snap = parsed(text)
+    assert snap.facts is None and snap.problems is not None and "facts.time" in snap.problems
+    assert "clock_skew" not in judged(snap)
+
+
+def test_events_with_bad_fields_are_dropped_and_named() -> None:
+    events = PEEK["recent_events"] + [
+        {"event": "agent_exit", "ts": "yesterday", "round_num": 9},
+        {"event": "agent_exit", "ts": PEEK["recent_events"][-1]["ts"], "round_num": 9, "duration_s": "long"},
+        "not an event",
+    ]
+    snap = parsed(gather({**PEEK, "recent_events": events}))
+    assert snap.peek is not None and len(snap.peek.events) == 25
+    assert snap.problems is not None and "peek.recent_events[25].ts is text 'yesterday'" in snap.problems
+    assert (
+        "peek.recent_events[26].duration_s" in snap.problems
+        and "peek.recent_events[27] is text" in snap.problems
+    )
+
+
+def test_round_logs_of_the_wrong_shape_are_dropped_and_named() -> None:
+    snap = parsed(gather(logs=[{"path": "/r/R1-x.log", "mtime": "soon", "tail": "t"}, 7]))
+    assert snap.round_logs == () and snap.problems is not None and "round_logs[0].mtime" in snap.problems
+
+
+def test_a_host_with_invalid_data_is_held_back_from_auto_stop() -> None:
+    from fleetwatch.actions.plan import AutoStopPolicy  # noqa: F401  (the guard itself is in run_auto_stop)
+
+    snap = parsed(gather(facts={"time": NOW, "disk": {"path": "/", "used_pct": 99.5}, "load_1m": "high"}))
+    assert snap.problems is not None and snap.facts is not None and snap.facts.disk_used_pct == 99.5
