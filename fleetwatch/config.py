@@ -72,10 +72,10 @@ class Config:
     """The periodic report (``fleetwatch report``) sent through the notification targets."""
 
     def __post_init__(self) -> None:
-        from fleetwatch.detect import REGISTRY  # pure; imported late to keep config import cheap
+        from fleetwatch.detect import names  # pure; imported late to keep config import cheap
         from fleetwatch.vantage import VANTAGE_DETECTORS
 
-        known = set(REGISTRY) | VANTAGE_DETECTORS
+        known = names() | VANTAGE_DETECTORS
         for name in (*self.auto_stop.on, *self.passes.policy.damping):
             if name not in known:
                 raise ValueError(f"unknown detector {name!r} (see docs/detectors.md)")

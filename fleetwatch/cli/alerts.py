@@ -11,7 +11,7 @@ from fleetwatch import silences
 from fleetwatch.basics import iso, whoami
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
-from fleetwatch.detect import REGISTRY
+from fleetwatch.detect import names
 from fleetwatch.errors import ConfigError
 from fleetwatch.status import ExitCode
 from fleetwatch.store import Store
@@ -31,7 +31,7 @@ def _known_hosts(args: argparse.Namespace, store: Store) -> set[str]:
 
 def cmd_silence(args: argparse.Namespace) -> ExitCode:
     """Mute notifications for HOST[:DETECTOR] for a while (alerts stay visible in ``check``)."""
-    host, detector = silences.parse_target(args.target, set(REGISTRY) | VANTAGE_DETECTORS)
+    host, detector = silences.parse_target(args.target, names() | VANTAGE_DETECTORS)
     seconds = silences.parse_duration(args.duration)
     now = time.time()
     store = _store(args)
@@ -52,7 +52,7 @@ def cmd_silence(args: argparse.Namespace) -> ExitCode:
 
 def cmd_ack(args: argparse.Namespace) -> ExitCode:
     """Acknowledge HOST:DETECTOR: no more notifications for this episode (a new one notifies again)."""
-    host, detector = silences.parse_target(args.target, set(REGISTRY) | VANTAGE_DETECTORS)
+    host, detector = silences.parse_target(args.target, names() | VANTAGE_DETECTORS)
     if detector is None:
         diag(f"ack needs HOST:DETECTOR (an ack is for one open alert), got {args.target!r}")
         return ExitCode.UNKNOWN

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from fleetwatch.detect import breakers, host, rounds, trends  # noqa: F401  (importing registers them)
-from fleetwatch.detect.base import REGISTRY, Context, Needs
+from collections.abc import Sequence
+
+from fleetwatch.detect import breakers, host, rounds, trends
+from fleetwatch.detect.base import Context, Detector, Needs
 from fleetwatch.errors import Stage
 from fleetwatch.findings import Finding, Observation, Severity
 from fleetwatch.settings import Thresholds
 
-__all__ = ["REGISTRY", "detect"]
+__all__ = ["BUILTIN", "Detector", "detect", "names"]
+
+BUILTIN: tuple[Detector, ...] = (*host.DETECTORS, *rounds.DETECTORS, *breakers.DETECTORS, *trends.DETECTORS)
+"""The built-in detectors, in the order they run: the catalogue ``detect`` gets unless given another
+(the built-ins plus the user's rules).  ``docs/detectors.md`` documents each."""
+
+
+def names(catalogue: Sequence[Detector] = BUILTIN) -> frozenset[str]:
+    """The detector names of a catalogue (for config, silences and docs)."""
+    return frozenset(d.name for d in catalogue)
 
 
 def _level(obs: Observation) -> Needs:
@@ -20,13 +31,16 @@ def _level(obs: Observation) -> Needs:
     return Needs.OBSERVATION
 
 
-def detect(obs: Observation, thresholds: Thresholds, now: float) -> tuple[list[Finding], frozenset[str]]:
-    """Run every detector this observation can feed; return findings and the names evaluated."""
+def detect(
+    obs: Observation, thresholds: Thresholds, now: float, catalogue: Sequence[Detector] = BUILTIN
+) -> tuple[list[Finding], frozenset[str]]:
+    """Run every detector of ``catalogue`` this observation can feed; return findings and the names
+    evaluated."""
     level = _level(obs)
     ctx = Context(obs, thresholds, now)
     findings: list[Finding] = []
     evaluated: set[str] = set()
-    for det in REGISTRY.values():
+    for det in catalogue:
         if det.needs > level:
             continue
         evaluated.add(det.name)

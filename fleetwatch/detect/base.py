@@ -109,14 +109,11 @@ class Detector:
     doc: str = ""
 
 
-REGISTRY: dict[str, Detector] = {}
+def detector(name: str, needs: Needs) -> Callable[[DetectorFn], Detector]:
+    """Make a detector of a function (its docstring is the detector's documentation); each module lists
+    its detectors in ``DETECTORS``, and ``fleetwatch.detect.BUILTIN`` is the catalogue of them all."""
 
+    def make(fn: DetectorFn) -> Detector:
+        return Detector(name, needs, fn, (fn.__doc__ or "").strip())
 
-def detector(name: str, needs: Needs) -> Callable[[DetectorFn], DetectorFn]:
-    """Register a detector function under ``name``."""
-
-    def register(fn: DetectorFn) -> DetectorFn:
-        REGISTRY[name] = Detector(name, needs, fn, (fn.__doc__ or "").strip())
-        return fn
-
-    return register
+    return make

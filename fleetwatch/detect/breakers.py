@@ -8,7 +8,7 @@ the ``smoke_check_failed`` event just before it.
 from __future__ import annotations
 
 from fleetwatch.basics import human_duration
-from fleetwatch.detect.base import Context, Needs, detector
+from fleetwatch.detect.base import Context, Detector, Needs, detector
 from fleetwatch.findings import Finding, Severity
 from fleetwatch.snapshot import MONITOR_SELF_KINDS, Event
 
@@ -58,8 +58,7 @@ def _why(ctx: Context, event: Event) -> tuple[str, dict[str, str]]:
     return reason, tails
 
 
-def _make(kind: str) -> None:
-    @detector(kind, Needs.PEEK)
+def _make(kind: str) -> Detector:
     def check(ctx: Context) -> Finding | None:
         event = _in_effect(ctx, kind)
         if event is None:
@@ -80,10 +79,7 @@ def _make(kind: str) -> None:
         )
 
     check.__doc__ = f"agent-runner's breaker `{kind}` stopped serve ({BREAKERS[kind].split(':')[0]})."
-
-
-for _kind in BREAKERS:
-    _make(_kind)
+    return detector(kind, Needs.PEEK)(check)
 
 
 @detector("supervisor_died", Needs.PEEK)
@@ -121,3 +117,7 @@ def supervisor_finished(ctx: Context) -> Finding | None:
         "start it again when you want more rounds",
         rounds_completed=done,
     )
+
+
+DETECTORS = (*(_make(kind) for kind in BREAKERS), supervisor_died, supervisor_finished)
+"""This module's detectors, in the order they run."""

@@ -159,3 +159,16 @@ def disk_warning(ctx: Context) -> Finding | None:
         path=disk[1],
         threshold_pct=t.disk_warning_pct,
     )
+
+
+DETECTORS = (
+    remote_blip,
+    remote_giveup,
+    host_key_changed,
+    runner_missing,
+    snapshot_invalid,
+    clock_skew,
+    disk_critical,
+    disk_warning,
+)
+"""This module's detectors, in the order they run."""

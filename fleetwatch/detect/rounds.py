@@ -246,3 +246,7 @@ def supervisor_stale(ctx: Context) -> Finding | None:
         last_event=last.kind,
         service_active=active,
     )
+
+
+DETECTORS = (oauth_fail, network_fail, timeout_rate, hung, rate_limit_active, supervisor_stale)
+"""This module's detectors, in the order they run."""

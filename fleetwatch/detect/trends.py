@@ -146,3 +146,7 @@ def flapping(ctx: Context) -> Finding | None:
         returns=returns,
         polls=polls,
     )
+
+
+DETECTORS = (disk_fill_eta, spend_budget, spend_rate, no_progress, flapping)
+"""This module's detectors, in the order they run."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetwatch.detect import REGISTRY, detect
+from fleetwatch.detect import BUILTIN, detect
 from fleetwatch.detect.base import Detector, Needs
 from fleetwatch.errors import Stage
 from fleetwatch.findings import Finding, PollFailure, Severity
@@ -210,12 +210,14 @@ def test_garbled_probe_output_is_snapshot_invalid_not_unreachable() -> None:
     assert set(got) == {"snapshot_invalid"}
 
 
-def test_a_crashing_detector_reports_itself_and_spares_the_others(monkeypatch) -> None:
+def test_a_crashing_detector_reports_itself_and_spares_the_others() -> None:
     def broken(ctx):
         raise KeyError("surprise")
 
-    monkeypatch.setitem(REGISTRY, "broken", Detector("broken", Needs.PEEK, broken))
-    findings, evaluated = detect(observed(snapshot(peek(healthy_events()), f=facts(disk=99))), T, NOW)
+    catalogue = (*BUILTIN, Detector("broken", Needs.PEEK, broken))
+    findings, evaluated = detect(
+        observed(snapshot(peek(healthy_events()), f=facts(disk=99))), T, NOW, catalogue
+    )
     by_name = {f.detector: f for f in findings}
     assert "disk_critical" in by_name
     assert "detector crashed" in by_name["broken"].message
@@ -225,3 +227,12 @@ def test_a_crashing_detector_reports_itself_and_spares_the_others(monkeypatch) -
 def test_poisoned_rate_limit_epoch_is_ignored_not_a_crash() -> None:
     p = peek(healthy_events(), rate_limit={"reset_at_epoch": float("nan"), "classification": "rate_limit"})
     assert fired(observed(snapshot(p))) == {}
+
+
+def test_every_built_in_detector_is_documented() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).parents[2] / "docs"
+    text = (docs / "detectors.md").read_text() + (docs / "history.md").read_text()
+    missing = [d.name for d in BUILTIN if f"`{d.name}`" not in text]
+    assert not missing, f"not in docs/detectors.md or docs/history.md: {missing}"
