@@ -153,6 +153,8 @@ def _keys(cls: type) -> dict[str, _Key]:
     keys: dict[str, _Key] = {}
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
+        if f.metadata.get("internal"):
+            continue  # set by fleetwatch itself (a rule's damping), not by the config file
         if f.metadata.get("inline"):
             keys.update({k: ((f.name, *p), h) for k, (p, h) in _keys(hint).items()})
             continue

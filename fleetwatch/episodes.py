@@ -46,10 +46,20 @@ class Damping:
     """Consecutive polls with the condition before the episode opens (``for``)."""
     clear_polls: int = field(default=1, metadata=yaml_key("clear"))
     """Consecutive clean evaluated polls before an open episode resolves (``clear``)."""
+    for_s: float = field(default=0.0, metadata={"internal": True})
+    """… and the condition must have held this long (a rule's ``for: 10m``)."""
+    clear_s: float = field(default=0.0, metadata={"internal": True})
+    """… and it must have been clear this long (a rule's ``clear: 30m``)."""
 
     def __post_init__(self) -> None:
         if self.for_polls < 1 or self.clear_polls < 1:
             raise ValueError("`for` and `clear` count polls: at least 1")
+        if (
+            not (math.isfinite(self.for_s) and math.isfinite(self.clear_s))
+            or self.for_s < 0
+            or self.clear_s < 0
+        ):
+            raise ValueError("`for` and `clear` durations must be 0 s or more")
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,8 @@ def _seen(before: Episode, finding: Finding, now: float, policy: Policy) -> tupl
         misses=0,
     )
     if not ep.opened:
-        if ep.hits < policy.damping_for(ep.detector).for_polls:
+        damping = policy.damping_for(ep.detector)
+        if ep.hits < damping.for_polls or now - ep.started_at < damping.for_s:
             return ep, None
         return replace(ep, opened=True, reminded_at=now), Change.OPENED
     if finding.severity > before.severity:
@@ -175,7 +186,8 @@ def advance(
             del result[key]  # a pending condition that went away was never reported
             continue
         misses = ep.misses + 1
-        if misses < policy.damping_for(detector).clear_polls:
+        damping = policy.damping_for(detector)
+        if misses < damping.clear_polls or now - ep.last_seen_at < damping.clear_s:
             result[key] = replace(ep, misses=misses, hits=0)
             continue
         del result[key]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fleetwatch.detect import breakers, host, rounds, trends
-from fleetwatch.detect.base import Context, Detector, Needs
+from fleetwatch.detect.base import NOT_EVALUATED, Context, Detector, Needs
 from fleetwatch.errors import Stage
 from fleetwatch.findings import Finding, Observation, Severity
 from fleetwatch.settings import Thresholds
 
-__all__ = ["BUILTIN", "Detector", "detect", "names"]
+__all__ = ["BUILTIN", "NOT_EVALUATED", "Detector", "detect", "names"]
 
 BUILTIN: tuple[Detector, ...] = (*host.DETECTORS, *rounds.DETECTORS, *breakers.DETECTORS, *trends.DETECTORS)
 """The built-in detectors, in the order they run: the catalogue ``detect`` gets unless given another
@@ -32,27 +32,36 @@ def _level(obs: Observation) -> Needs:
 
 
 def detect(
-    obs: Observation, thresholds: Thresholds, now: float, catalogue: Sequence[Detector] = BUILTIN
+    obs: Observation,
+    thresholds: Thresholds,
+    now: float,
+    catalogue: Sequence[Detector] = BUILTIN,
+    groups: tuple[str, ...] = (),
 ) -> tuple[list[Finding], frozenset[str]]:
     """Run every detector of ``catalogue`` this observation can feed; return findings and the names
-    evaluated."""
+    evaluated (a detector that answers ``NOT_EVALUATED`` is not: its episode is left as it is)."""
     level = _level(obs)
-    ctx = Context(obs, thresholds, now)
+    ctx = Context(obs, thresholds, now, groups)
     findings: list[Finding] = []
     evaluated: set[str] = set()
     for det in catalogue:
         if det.needs > level:
             continue
-        evaluated.add(det.name)
         try:
             found = det.fn(ctx)
         except Exception as exc:  # one broken detector must not hide the others' findings
+            what = "detector" if det.source == "built-in" else f"rule ({det.source})"
             found = ctx.finding(
                 det.name,
                 Severity.WARNING,
-                f"detector crashed on this host's data: {exc!r}",
-                "please report this with the host's `agent-runner --json peek` output",
+                f"{what} crashed on this host's data: {exc!r}",
+                "please report this with the host's `agent-runner --json peek` output"
+                if det.source == "built-in"
+                else "fix the rule's expression; `fleetwatch rules test` shows what it sees",
             )
-        if found is not None:
+        if found is NOT_EVALUATED:
+            continue
+        evaluated.add(det.name)
+        if isinstance(found, Finding):
             findings.append(found)
     return findings, frozenset(evaluated)

@@ -30,6 +30,11 @@ class Needs(enum.IntEnum):
     """agent-runner peek output was parsed."""
 
 
+NOT_EVALUATED = object()
+"""What a detector returns when the host's data lacks what it reads: its episode neither fires nor
+resolves (a rule whose field is missing, a rule not meant for this host)."""
+
+
 @dataclass(frozen=True)
 class Context:
     """One host's observation plus derived views the detectors share."""
@@ -37,6 +42,8 @@ class Context:
     obs: Observation
     thresholds: Thresholds
     now: float
+    groups: tuple[str, ...] = ()
+    """The host's inventory groups."""
 
     @property
     def host(self) -> str:
@@ -96,7 +103,8 @@ class Context:
         return Finding(self.host, detector, severity, message, hint, context)
 
 
-DetectorFn = Callable[[Context], Finding | None]
+DetectorFn = Callable[[Context], object]
+"""A check: returns a ``Finding``, None (nothing wrong), or ``NOT_EVALUATED``."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class Detector:
     needs: Needs
     fn: DetectorFn = field(repr=False)
     doc: str = ""
+    source: str = "built-in"
+    """``built-in``, or the ``file:line`` of the user's rule it was made from."""
 
 
 def detector(name: str, needs: Needs) -> Callable[[DetectorFn], Detector]:

@@ -219,6 +219,10 @@ class Spend:
     """Host-clock time of the newest usage record."""
     last_hour_since: float | None = None
     """Host-clock time of the first usage record of the last hour (when a burst started)."""
+    rounds_last_hour: int = 0
+    last_day_usd: float = 0.0
+    """The last 24 hours."""
+    rounds_last_day: int = 0
 
 
 @dataclass(frozen=True)

@@ -263,12 +263,13 @@ def _spend(
             (listed, day),
         )
     }
-    last_hour = {
-        r[0]: (float(r[1]), r[2])
+    recent = {  # the last 24 h and, within it, the last hour
+        r[0]: (float(r[1]), int(r[2]), float(r[3] or 0.0), int(r[4] or 0), r[5])
         for r in conn.execute(
-            "SELECT host, SUM(cost_usd), MIN(ts) FROM usage WHERE host IN (SELECT value FROM json_each(?))"
-            " AND ts >= ? GROUP BY host",
-            (listed, now - 3600),
+            "SELECT host, SUM(cost_usd), COUNT(*), SUM(CASE WHEN ts >= :hour THEN cost_usd END),"
+            " SUM(ts >= :hour), MIN(CASE WHEN ts >= :hour THEN ts END) FROM usage"
+            " WHERE host IN (SELECT value FROM json_each(:hosts)) AND ts >= :day GROUP BY host",
+            {"hosts": listed, "hour": now - 3600, "day": now - 86400},
         )
     }
     newest = dict(
@@ -289,13 +290,17 @@ def _spend(
     for host in hosts:
         spent, rounds, _ = today.get(host, (0.0, 0, None))
         total, hours = baseline.get(host, (0.0, 0))
+        day_usd, day_rounds, hour_usd, hour_rounds, since = recent.get(host, (0.0, 0, 0.0, 0, None))
         out[host] = Spend(
             today_usd=spent,
-            last_hour_usd=last_hour.get(host, (0.0, None))[0],
-            last_hour_since=last_hour.get(host, (0.0, None))[1],
+            last_hour_usd=hour_usd,
+            last_hour_since=since,
             baseline_usd_per_hour=total / hours if hours >= 24 else None,
             rounds_today=rounds,
             last_round_at=newest.get(host),
+            rounds_last_hour=hour_rounds,
+            last_day_usd=day_usd,
+            rounds_last_day=day_rounds,
         )
     return out
 

@@ -1,0 +1,137 @@
+"""A user's rule: a condition over a host's fields, turned into a detector like the built-ins.  Pure.
+
+Expressions are parsed once by simpleeval (Python's expression syntax, evaluated by walking the parsed
+tree with an allow-list: no ``eval``, no attribute of Python objects, no calls but the few below); the
+fields they read are known when the rule is loaded, so a misspelt field is an error at ``file:line``
+rather than a rule that never fires.  A field a host lacks makes the rule "not evaluated" there.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from simpleeval import EvalWithCompoundTypes
+
+from fleetwatch.detect.base import NOT_EVALUATED, Context, Detector, Needs
+from fleetwatch.episodes import Damping
+from fleetwatch.findings import Finding, Severity
+from fleetwatch.rules.fields import data_of, known, lookup
+
+FUNCTIONS = {"abs": abs, "min": min, "max": max, "round": round, "len": len}
+_TEMPLATE = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used; the loader adds ``file:line``."""
+
+
+def referenced(tree: ast.AST) -> list[str]:
+    """The dotted names an expression reads (``system.load_1m``, ``host``), in order."""
+    names: list[str] = []
+
+    def dotted(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute):
+            head = dotted(node.value)
+            return f"{head}.{node.attr}" if head else None
+        return None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute | ast.Name) and not isinstance(
+            getattr(node, "ctx", None), ast.Store
+        ):
+            name = dotted(node)
+            if name and name not in FUNCTIONS and not any(n.startswith(name + ".") for n in names):
+                names = [n for n in names if not name.startswith(n + ".")] + [name]
+    return [n for n in names if n not in FUNCTIONS]
+
+
+def compile_when(text: str) -> tuple[ast.Expression, tuple[str, ...]]:
+    """Parse a ``when`` expression and check every field it reads exists; RuleError otherwise."""
+    evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
+    try:
+        tree = evaluator.parse(text)
+    except SyntaxError as exc:
+        raise RuleError(f"`when` is not an expression: {exc.msg} (at column {exc.offset})") from None
+    fields = tuple(referenced(tree))
+    unknown = [f for f in fields if not known(f)]
+    if unknown:
+        raise RuleError(f"`when` reads unknown field {unknown[0]!r} (see detectors/README.md for the fields)")
+    if not fields:
+        raise RuleError("`when` reads no field: it would be always or never true")
+    return tree, fields
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule, validated."""
+
+    name: str
+    when: str
+    tree: ast.Expression = field(repr=False, compare=False)
+    fields: tuple[str, ...]
+    severity: Severity = Severity.WARNING
+    damping: Damping = field(default_factory=Damping)
+    hosts: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    message: str = ""
+    hint: str = ""
+    auto_stop: bool = False
+    source: str = ""
+    """``file:line`` of the rule."""
+    for_text: str = ""
+    """``for`` as written (for messages)."""
+
+    def applies(self, host: str, groups: Sequence[str]) -> bool:
+        """Whether this rule is for ``host`` (no ``hosts``/``groups`` given: every host)."""
+        if not self.hosts and not self.groups:
+            return True
+        return any(fnmatchcase(host, g) for g in self.hosts) or bool(set(self.groups) & set(groups))
+
+    def render(self, data: Mapping[str, Any], template: str) -> str:
+        """``{field}`` placeholders of a template filled from the host's data (``?`` when missing)."""
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name == "for":
+                return self.for_text or "one poll"
+            if name == "name":
+                return self.name
+            found, v = lookup(data, name)
+            if not found:
+                return "?"
+            return f"{v:g}" if isinstance(v, float) else str(v)
+
+        return _TEMPLATE.sub(value, template)
+
+    def check(self, ctx: Context) -> object:
+        """The detector function: a finding, None, or ``NOT_EVALUATED``."""
+        if not self.applies(ctx.host, ctx.groups):
+            return NOT_EVALUATED
+        data = data_of(ctx.obs, ctx.groups)
+        if not all(lookup(data, f)[0] for f in self.fields):
+            return NOT_EVALUATED
+        evaluator = EvalWithCompoundTypes(names=data, functions=FUNCTIONS)
+        if not evaluator.eval("", previously_parsed=self.tree):
+            return None
+        message = self.render(data, self.message or f"{self.when} ({{for}})")
+        facts = {f: lookup(data, f)[1] for f in self.fields}
+        return Finding(
+            ctx.host,
+            self.name,
+            self.severity,
+            message,
+            self.render(data, self.hint),
+            {"rule": self.source, **facts},
+        )
+
+    def detector(self) -> Detector:
+        """This rule as a detector of the catalogue."""
+        return Detector(self.name, Needs.OBSERVATION, self.check, f"{self.when} ({self.source})", self.source)
