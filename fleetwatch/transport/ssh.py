@@ -14,7 +14,7 @@ import asyncssh
 
 from fleetwatch.errors import HostKeyChangedError, Stage, TransportError
 from fleetwatch.inventory.model import SshTarget
-from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict
+from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict, KnownHostsCache
 
 JumpResolver = Callable[[str], SshTarget]
 
@@ -61,8 +61,8 @@ def _load_keys(target: SshTarget) -> list[asyncssh.SSHKeyPair]:
     return keys
 
 
-def _build(target: SshTarget, connect_timeout: float) -> _Prepared:
-    policy = HostKeyPolicy(target)
+def _build(target: SshTarget, connect_timeout: float, known_hosts: KnownHostsCache) -> _Prepared:
+    policy = HostKeyPolicy(target, known_hosts)
     keys = _load_keys(target)
     timeout = target.connect_timeout if target.connect_timeout else connect_timeout
     kwargs: dict[str, Any] = {
@@ -116,12 +116,14 @@ class Transport:
         self._keep_open = keep_open
         self._resolve_jump = resolve_jump
         self._prepared: dict[tuple[str, str, int, str], _Prepared] = {}
+        # One parse of each known_hosts file for all hosts, not one per host (quadratic in fleet size).
+        self._known_hosts = KnownHostsCache()
 
     def _prepare(self, target: SshTarget) -> _Prepared:
         key = (target.alias, target.hostname, target.port, target.user)
         prepared = self._prepared.get(key)
         if prepared is None:
-            prepared = self._prepared[key] = _build(target, self._connect_timeout)
+            prepared = self._prepared[key] = _build(target, self._connect_timeout, self._known_hosts)
         return prepared
 
     async def run(self, target: SshTarget, command: str, timeout: float) -> CommandResult:
