@@ -8,10 +8,13 @@ own interpreter (whose ``__main__`` holds the gatherer) or in a process of its o
 from __future__ import annotations
 
 import ast
+import base64
 import json
+import shlex
 import shutil
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -121,8 +124,8 @@ def launcher(home: Path, text: str, *, python: str = sys.executable, module: str
     return str(path)
 
 
-def run(home: Path, runner: str | None, *, cwd: Path | None = None, **env: str) -> Probe:
-    command = gather_command(HostSettings(runner=runner, config="~/proj/agent-runner.toml"))
+def run(home: Path, runner: str | None, *, cwd: Path | None = None, command: str = "", **env: str) -> Probe:
+    command = command or gather_command(HostSettings(runner=runner, config="~/proj/agent-runner.toml"))
     proc = subprocess.Popen(
         ["sh", "-c", command],
         cwd=cwd or home,
@@ -240,6 +243,16 @@ def test_modules_in_the_login_directory_do_not_shadow_the_stdlib(home: Path, tmp
         (login / f"{name}.py").write_text("raise SystemExit('shadowed')\n")
     probe = run(home, launcher(home, PIP_LAUNCHER), cwd=login)
     assert probe.in_process and probe.peek["project"] == "p"
+
+
+def test_a_zlib_compressed_gatherer_runs_as_well(home: Path) -> None:
+    # What gather_command can send instead of the plain source: a third of the bytes on every poll.
+    remote = resources.files("fleetwatch.probe.remote")
+    payload = base64.b64encode(zlib.compress(remote.joinpath("gather.py").read_bytes(), 9)).decode()
+    runner = launcher(home, PIP_LAUNCHER)
+    argv = ["sh", "-c", remote.joinpath("locate.sh").read_text(), "fleetwatch-gather", runner, "", "50", "40"]
+    probe = run(home, runner, command=shlex.join([*argv, "10", payload]))
+    assert probe.in_process and probe.peek["argv"][1:] == ["--json", "peek", "--events", "50"]
 
 
 def test_gatherer_is_python_3_6_syntax_and_locate_is_posix_sh() -> None:

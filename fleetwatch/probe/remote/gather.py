@@ -1,10 +1,7 @@
 # fleetwatch remote gatherer: runs on the monitored host, sent inline over SSH (nothing is installed).
 # Python >= 3.6, stdlib only.  argv: RUNNER CONFIG EVENTS TAIL_LINES ROUND_LOGS
 # Prints one line: SENTINEL + JSON.  Never raises: every failure is reported inside the JSON.
-#
-# agent-runner is itself Python: when RUNNER is a pip/pipx/uv console-script launcher for this very
-# interpreter, its entry point runs in this process (one interpreter per poll instead of two, which
-# is most of the probe's cost on a small host); anything else runs as a subprocess, as before.
+# Sent on every poll, so comments stay short; docs/performance.md explains the in-process peek.
 import json
 import os
 import sys
@@ -13,7 +10,7 @@ import time
 SENTINEL = "FLEETWATCH-GATHER-1 "
 MAX_TAIL_BYTES = 4096
 PEEK_TIMEOUT_S = 30
-SH_LAUNCHER = "'''exec' "  # second line of pip's /bin/sh launcher, before the quoted interpreter
+SH_LAUNCHER = "'''exec' "  # line 2 of pip's /bin/sh launcher
 
 
 def tail(path, lines):
@@ -104,11 +101,7 @@ def round_logs(rounds_dir, count, lines):
 
 
 def launcher_entry(runner):
-    """(module, function) when `runner` is a console-script launcher for this interpreter, else None.
-
-    pip, pipx and uv write a python shebang (or pip's sh polyglot for long paths) followed by
-    ``from MODULE import FUNC`` and ``sys.exit(FUNC())``; nothing else is taken for one.
-    """
+    """(module, func) if `runner` is a pip/pipx/uv launcher for this interpreter, else None."""
     try:
         with open(runner, "rb") as fh:
             text = fh.read(8192).decode("utf-8")
@@ -122,7 +115,7 @@ def launcher_entry(runner):
         rest = lines[1][len(SH_LAUNCHER) :]
         python = rest[1:].split('"')[0] if rest.startswith('"') else rest.split(" ")[0]
     if not python or python != sys.executable:
-        return None  # another interpreter sees other packages: only a subprocess runs it faithfully
+        return None  # another interpreter sees other packages
     entry = None
     for line in lines:
         if line.startswith("from ") and " import " in line:
@@ -136,11 +129,11 @@ def launcher_entry(runner):
 
 
 class PeekTimeout(BaseException):
-    """Raised by SIGALRM inside agent-runner's code; BaseException so its `except Exception` lets it by."""
+    """SIGALRM in agent-runner's code (a BaseException, past its `except Exception`)."""
 
 
 def exit_status(code, err):
-    """What the process exit status would be for sys.exit(code), as the interpreter computes it."""
+    """The exit status sys.exit(code) gives a process."""
     if code is None:
         return 0
     if isinstance(code, int):
@@ -150,14 +143,14 @@ def exit_status(code, err):
 
 
 def peek_in_process(runner, entry, args):
-    """Run the launcher's entry point here with argv `args`; None when it cannot even be imported."""
+    """The entry point run here with argv `args`, as a process would; None if it does not import."""
     import contextlib
     import io
     import signal
     import traceback
 
     class Sink(io.BytesIO):
-        def close(self):  # agent-runner closing sys.stdout must not lose what it wrote
+        def close(self):  # keep what was written if agent-runner closes sys.stdout
             pass
 
     out_buf, err_buf = Sink(), Sink()
@@ -165,7 +158,7 @@ def peek_in_process(runner, entry, args):
     err = io.TextIOWrapper(err_buf, encoding="utf-8", errors="backslashreplace")
     saved = sys.argv, sys.stdout, sys.stderr
     saved_fd = os.dup(1)
-    # Nothing agent-runner or its children write to fd 1 may land before our one line.
+    # Nothing written to fd 1 meanwhile may land before our line.
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.close(null)
@@ -181,7 +174,7 @@ def peek_in_process(runner, entry, args):
         try:
             main = getattr(__import__(entry[0], fromlist=[entry[1]]), entry[1])
         except (Exception, SystemExit):
-            return None  # the subprocess shows what really happens (and its own traceback)
+            return None  # the subprocess shows what really happens
         try:
             rc = exit_status(main(), err)
         except SystemExit as exc:
@@ -190,7 +183,7 @@ def peek_in_process(runner, entry, args):
             raise
         except BaseException:
             kind, value, tb = sys.exc_info()
-            # What the interpreter prints for an uncaught exception, without this function's frame.
+            # As the interpreter prints it, without this frame.
             traceback.print_exception(kind, value, tb.tb_next, file=err)
             rc = 1
     except PeekTimeout:
@@ -202,7 +195,7 @@ def peek_in_process(runner, entry, args):
         os.dup2(saved_fd, 1)
         os.close(saved_fd)
     for stream in (out, err):
-        with contextlib.suppress(ValueError):  # closed by agent-runner: what it wrote is in the sink
+        with contextlib.suppress(ValueError):  # closed: the sink still has it
             stream.flush()
     return {
         "rc": rc,
@@ -212,7 +205,7 @@ def peek_in_process(runner, entry, args):
 
 
 def peek_subprocess(argv):
-    """agent-runner as its own process (a shell wrapper, another interpreter, an unusual launcher)."""
+    """agent-runner as its own process (shell wrapper, other interpreter, unusual launcher)."""
     import subprocess
 
     try:

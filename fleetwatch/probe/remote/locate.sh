@@ -1,11 +1,11 @@
 # fleetwatch remote wrapper (POSIX sh): find agent-runner and its Python, then run the gatherer.
 # argv: RUNNER_OR_EMPTY CONFIG EVENTS TAIL_LINES ROUND_LOGS GATHER_B64
-# Builtins only until the final exec: every fork costs a small host CPU time on each poll.
+# Builtins only until the final exec: a fork costs host CPU on every poll.
 runner=$1
 case $runner in
   "~/"*) runner=$HOME/${runner#"~/"} ;;
 esac
-# on_path NAME: set $found to the first executable regular file NAME on $PATH (command -v, unforked).
+# on_path NAME: $found = first executable file NAME on $PATH (command -v without a fork).
 on_path() {
   found=""
   set -f
@@ -36,9 +36,8 @@ if [ -z "$runner" ]; then
   printf 'FLEETWATCH-GATHER-1 {"gather": 1, "runner": null, "searched": "%s"}\n' "$(printf %s "$searched" | tr -d '"')"
   exit 0
 fi
-# The runner's own interpreter sees the same packages, so the gatherer can run agent-runner in-process.
-# pip writes a python shebang, or for long or spaced venv paths a /bin/sh launcher whose second line is
-# '''exec' "/venv/bin/python" "$0" "$@"; anything else (a shell wrapper) gets python3 from PATH.
+# The runner's interpreter (so agent-runner can run in-process): a python shebang, or pip's /bin/sh
+# launcher for long paths ('''exec' "/venv/bin/python" "$0" "$@"); else python3 from PATH.
 first="" second=""
 { IFS= read -r first; IFS= read -r second; } < "$runner" 2>/dev/null
 py=""
@@ -59,7 +58,7 @@ if [ -z "$py" ]; then
   printf 'FLEETWATCH-GATHER-1 {"gather": 1, "runner": "%s", "python": null}\n' "$runner"
   exit 0
 fi
-# sys.path[0] is the launcher's directory, as when the launcher runs, not the login directory (where a
-# stray json.py or base64.py would shadow the stdlib); os and sys are already loaded at startup.
-exec "$py" -c 'import os,sys;sys.path[0]=os.path.dirname(os.path.realpath(sys.argv[1]));import base64;exec(compile(base64.b64decode(sys.argv[6]),"fleetwatch-gather","exec"))' \
+# sys.path[0]: the launcher's dir, not the login dir (a json.py there would shadow the stdlib).
+# The gatherer may come zlib-compressed (a zlib stream starts with "x", Python source never does here).
+exec "$py" -c 'import os,sys;sys.path[0]=os.path.dirname(os.path.realpath(sys.argv[1]));import base64;p=base64.b64decode(sys.argv[6]);exec(compile(__import__("zlib").decompress(p) if p[:1]==b"x" else p,"fleetwatch-gather","exec"))' \
   "$runner" "$2" "$3" "$4" "$5" "$6"
