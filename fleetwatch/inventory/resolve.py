@@ -64,6 +64,7 @@ _NOISE = ("Pseudo-terminal will not be allocated",)
 CACHE_FORMAT = 1
 # Answers that depend on more than the files: a command's exit status, the local network, the environment.
 _DYNAMIC = re.compile(r"^[ \t]*match\b.*\b(exec|localnetwork)\b|\$\{", re.I | re.M)
+_FOLLOWED = re.compile(r'^[ \t]*"?(include|canonicalizehostname)\b.*$', re.I | re.M)
 _READING = re.compile(r"^debug1: Reading configuration data (.+)$", re.M)
 
 
@@ -225,8 +226,8 @@ def _follow(path: Path, user_config: bool, depth: int, digest: hashlib._Hash, fi
     text = data.decode("utf-8", errors="surrogateescape")
     if _DYNAMIC.search(text):
         return False
-    for raw in text.split("\n"):
-        parsed = split_keyword(raw)
+    for found_line in _FOLLOWED.finditer(text):  # a regex first: a fleet's config has thousands of lines
+        parsed = split_keyword(found_line[0])
         if parsed is None:
             continue
         keyword, rest = parsed
