@@ -184,7 +184,7 @@ def peek_in_process(runner, entry, args):
         except BaseException:
             kind, value, tb = sys.exc_info()
             # As the interpreter prints it, without this frame.
-            traceback.print_exception(kind, value, tb.tb_next, file=err)
+            traceback.print_exception(kind, value, tb.tb_next or tb, file=err)
             rc = 1
     except PeekTimeout:
         return {"rc": None, "stdout": "", "stderr": "agent-runner peek timed out after %d s" % PEEK_TIMEOUT_S}
