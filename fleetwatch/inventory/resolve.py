@@ -8,29 +8,49 @@ exactly as ``ssh alias`` would; ``-F PATH`` reads PATH alone, which is what ``--
 only when connecting) but UserKnownHostsFile fully expanded; it spells StrictHostKeyChecking
 ``true``/``false``/``accept-new``/``ask``.  ``parse_ssh_g`` finishes the job so an ``SshTarget`` always
 holds the values ssh would use.
+
+``ssh -G`` costs a fork, an exec and ssh's own start-up per alias (about 5 ms of CPU): most of a cold
+pass's client cost.  So ``resolve_all`` keeps what ssh printed, on disk, keyed by everything that answer
+depends on (``config_inputs``): the bytes of every config file ssh reads (Includes followed, glob results
+included), the ssh binary, the local user, home, ``$HOME`` and host name.  Any change there, and ssh is
+asked again.  Configs whose answers depend on more than files (``Match exec``, ``Match localnetwork``,
+``${ENV}``, ``CanonicalizeHostname``) are never cached, and a cache is written only when ``ssh -G -v``
+read exactly the files fleetwatch followed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from fleetwatch.errors import HostError, InventoryError, Stage
 from fleetwatch.inventory.fallback import parse_target
 from fleetwatch.inventory.model import SshTarget
 from fleetwatch.inventory.ssh_config import (
+    MAX_INCLUDE_DEPTH,
+    SYSTEM_CONFIG,
     TokenContext,
+    argv_split,
+    default_config,
     expand_path,
     expand_proxy_command,
     expand_tilde,
+    include_paths,
     is_default_config,
+    passwd_entry,
+    split_keyword,
 )
 
 SSH_TIMEOUT_S = 5.0
@@ -41,6 +61,11 @@ _STRICT = {"true": "yes", "false": "no", "accept-new": "accept-new", "ask": "ask
 # "u1: line 2: Bad configuration option: x" and "m2 line 1: match exec ..." both name file and line.
 _WHERE = re.compile(r"^(?P<path>.+?):? line (?P<line>\d+):")
 _NOISE = ("Pseudo-terminal will not be allocated",)
+CACHE_FORMAT = 1
+# Answers that depend on more than the files: a command's exit status, the local network, the environment.
+_DYNAMIC = re.compile(r"^[ \t]*match\b.*\b(exec|localnetwork)\b|\$\{", re.I | re.M)
+_FOLLOWED = re.compile(r'^[ \t]*"?(include|canonicalizehostname)\b.*$', re.I | re.M)
+_READING = re.compile(r"^debug1: Reading configuration data (.+)$", re.M)
 
 
 class ResolveError(InventoryError, HostError):
@@ -78,6 +103,11 @@ def resolve_alias(alias: str, config_path: Path, *, timeout: float = SSH_TIMEOUT
             return parse_target(alias, config_path)
         except InventoryError as exc:
             raise ResolveError(alias, str(exc), path=exc.path, line=exc.line) from None
+    return _resolve_with_ssh(alias, config_path, timeout)[0]
+
+
+def _resolve_with_ssh(alias: str, config_path: Path, timeout: float) -> tuple[SshTarget, str]:
+    """``ssh -G`` for one alias: the target and ssh's own output (what the cache keeps)."""
     argv = ssh_g_argv(alias, config_path)
     hint = f"run: {shlex.join(argv)}"
     try:
@@ -94,7 +124,7 @@ def resolve_alias(alias: str, config_path: Path, *, timeout: float = SSH_TIMEOUT
         path, line = (where["path"], int(where["line"])) if where else (None, None)
         raise ResolveError(alias, reason, hint=hint, path=path, line=line)
     try:
-        return parse_ssh_g(alias, out)
+        return parse_ssh_g(alias, out), out
     except (KeyError, ValueError) as exc:
         raise ResolveError(alias, f"unusable ssh -G output: {exc}", hint=hint) from None
 
@@ -102,20 +132,169 @@ def resolve_alias(alias: str, config_path: Path, *, timeout: float = SSH_TIMEOUT
 def resolve_all(
     aliases: Iterable[str], config_path: Path, *, timeout: float = SSH_TIMEOUT_S
 ) -> dict[str, SshTarget | InventoryError]:
-    """Resolve every alias concurrently; a failure is that alias's value, never an exception."""
+    """Resolve every alias concurrently; a failure is that alias's value, never an exception.
+
+    With ssh, answers come from the on-disk cache when nothing they depend on has changed.
+    """
     unique = list(dict.fromkeys(aliases))
     if not unique:
         return {}
+    if not ssh_available():
+        return {a: _fallback(a, config_path) for a in unique}
+    inputs = config_inputs(config_path)
+    cached = _load_cache(config_path, inputs) if inputs is not None else {}
+    results: dict[str, SshTarget | InventoryError] = {}
+    for alias in unique:
+        if alias in cached:
+            with contextlib.suppress(KeyError, ValueError):  # not what ssh printed: ask ssh again
+                results[alias] = parse_ssh_g(alias, cached[alias])
+    misses = [a for a in unique if a not in results]
 
-    def one(alias: str) -> SshTarget | InventoryError:
+    def one(alias: str) -> tuple[SshTarget | InventoryError, str | None]:
         try:
-            return resolve_alias(alias, config_path, timeout=timeout)
+            return _resolve_with_ssh(alias, config_path, timeout)
         except InventoryError as exc:
-            return exc
+            return exc, None
 
-    # Threads, not asyncio: callers may already run an event loop, and each call is a short subprocess.
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(unique))) as pool:
-        return dict(zip(unique, pool.map(one, unique), strict=True))
+    if misses:
+        # Threads, not asyncio: callers may already run an event loop, and each call is a short subprocess.
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(misses))) as pool:
+            answers = dict(zip(misses, pool.map(one, misses), strict=True))
+        results.update((a, target) for a, (target, _) in answers.items())
+        fresh = {a: out for a, (_, out) in answers.items() if out is not None}
+        if inputs is not None and fresh:
+            _save_cache(config_path, inputs, {**cached, **fresh}, next(iter(fresh)), timeout)
+    return {a: results[a] for a in unique}
+
+
+def _fallback(alias: str, config_path: Path) -> SshTarget | InventoryError:
+    try:
+        return resolve_alias(alias, config_path)
+    except InventoryError as exc:
+        return exc
+
+
+# --- the ssh -G cache ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigInputs:
+    """Everything ``ssh -G``'s answers depend on, for one config: a digest, and the files followed."""
+
+    digest: str
+    files: frozenset[str]
+
+
+def config_inputs(config_path: Path) -> ConfigInputs | None:
+    """What ssh -G's answers for ``config_path`` depend on; None when that is more than files."""
+    digest = hashlib.sha256()
+    ssh = shutil.which("ssh")
+    if ssh is None:
+        return None
+    binary = os.stat(os.path.realpath(ssh))
+    user = passwd_entry()
+    for part in (
+        f"format {CACHE_FORMAT}",
+        f"ssh {os.path.realpath(ssh)} {binary.st_dev} {binary.st_ino} {binary.st_size} {binary.st_mtime_ns}",
+        f"argv {shlex.join(ssh_g_argv('', config_path)[:-1])}",
+        f"user {os.getuid()} {user.pw_name} {user.pw_dir} HOME={os.environ.get('HOME', '')}",
+        f"host {socket.gethostname()}",
+    ):
+        digest.update(part.encode() + b"\0")
+    if is_default_config(config_path):
+        roots = [(default_config(), True), (SYSTEM_CONFIG, False)]
+    else:
+        roots = [(config_path.expanduser(), True)]
+    files: set[str] = set()
+    for path, user_config in roots:
+        if not _follow(path, user_config, 0, digest, files):
+            return None
+    return ConfigInputs(digest.hexdigest(), frozenset(files))
+
+
+def _follow(path: Path, user_config: bool, depth: int, digest: hashlib._Hash, files: set[str]) -> bool:
+    """Hash ``path`` and, recursively, what its Include lines name now; False when not cacheable."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        digest.update(f"missing {path}".encode() + b"\0")
+        return True
+    except OSError:
+        return False
+    files.add(str(path))
+    digest.update(f"file {path} {len(data)}".encode() + b"\0" + data)
+    text = data.decode("utf-8", errors="surrogateescape")
+    if _DYNAMIC.search(text):
+        return False
+    for found_line in _FOLLOWED.finditer(text):  # a regex first: a fleet's config has thousands of lines
+        parsed = split_keyword(found_line[0])
+        if parsed is None:
+            continue
+        keyword, rest = parsed
+        if keyword == "canonicalizehostname" and rest.split()[:1] != ["no"]:
+            return False  # canonicalisation asks DNS
+        if keyword != "include":
+            continue
+        try:
+            args = argv_split(rest)
+        except ValueError:
+            return False
+        for arg in args:
+            found = include_paths(arg, user_config=user_config)
+            digest.update(f"include {arg} -> {[str(p) for p in found]}".encode() + b"\0")
+            if found and depth >= MAX_INCLUDE_DEPTH:
+                return False
+            if not all(_follow(inc, user_config, depth + 1, digest, files) for inc in found):
+                return False
+    return True
+
+
+def cache_dir() -> Path:
+    """Where resolved targets are kept: ``$XDG_CACHE_HOME/fleetwatch`` (default ``~/.cache``)."""
+    value = os.environ.get("XDG_CACHE_HOME")
+    base = Path(value) if value and os.path.isabs(value) else Path.home() / ".cache"
+    return base / "fleetwatch"
+
+
+def _cache_file(config_path: Path) -> Path:
+    which = shlex.join(ssh_g_argv("", config_path)[:-1]) + f" uid={os.getuid()}"
+    return cache_dir() / f"ssh-G-{hashlib.sha256(which.encode()).hexdigest()[:16]}.json"
+
+
+def _load_cache(config_path: Path, inputs: ConfigInputs) -> dict[str, str]:
+    try:
+        doc = json.loads(_cache_file(config_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or doc.get("inputs") != inputs.digest:
+        return {}
+    outputs = doc.get("outputs")
+    if not isinstance(outputs, dict):
+        return {}
+    return {a: out for a, out in outputs.items() if isinstance(a, str) and isinstance(out, str)}
+
+
+def _save_cache(
+    config_path: Path, inputs: ConfigInputs, outputs: dict[str, str], probe_alias: str, timeout: float
+) -> None:
+    """Write the cache, if ssh read exactly the files followed and nothing changed meanwhile."""
+    argv = ssh_g_argv(probe_alias, config_path)
+    try:
+        code, _, err = _run([*argv[:2], "-v", *argv[2:]], timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if code != 0 or set(_READING.findall(err)) != inputs.files or config_inputs(config_path) != inputs:
+        return
+    path = _cache_file(config_path)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"format": CACHE_FORMAT, "inputs": inputs.digest, "outputs": outputs}, fh)
+        os.replace(temp, path)  # readers see the old cache or the new one, never half of one
+    except OSError:
+        return  # a cache that cannot be written only costs the next start its ssh -G calls
 
 
 def parse_ssh_g(alias: str, output: str) -> SshTarget:

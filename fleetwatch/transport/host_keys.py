@@ -4,6 +4,9 @@ OpenSSH is the model, with one deliberate difference: a *changed* key is refused
 setting, including ``no`` (OpenSSH would connect with a warning).  Unknown keys are accepted and
 recorded only under ``accept-new`` and ``no``; ``yes`` and ``ask`` (nobody is there to answer)
 refuse them and point at ``fleetwatch trust``.
+
+Each set of known_hosts files is parsed once (``KnownHostsCache``) and again only when one of them
+changes: re-reading the file for every host made the first pass quadratic in fleet size.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import base64
 import hashlib
 import hmac
 import os
+import stat
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,26 +58,165 @@ def fingerprint(key: asyncssh.SSHKey) -> str:
     return f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
 
 
+RACY_NS = 2_000_000_000
+"""A file modified this recently when it was read is read again next time: file timestamps tick coarsely
+(a jiffy), so a same-size rewrite in the same tick would leave inode, size, mtime and ctime unchanged."""
+
+Signature = tuple[int, int, int, int, int]
+
+
+def _signature(path: str) -> Signature | None:
+    """(device, inode, size, mtime, ctime) of a regular file; None when it does not exist.
+
+    Any other failure (a directory we may not search, say) raises: unreadable must never read as absent.
+    """
+    try:
+        st = os.stat(os.path.expanduser(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(frozen=True)
+class _HashedLine:
+    """A HashKnownHosts line (``|1|salt|hmac``) with its HMAC-SHA1 key schedule precomputed."""
+
+    index: int
+    inner: Any  # hashlib sha1 state after the ipad block
+    outer: Any  # hashlib sha1 state after the opad block
+    digest: bytes
+
+    def matches(self, name: bytes) -> bool:
+        inner = self.inner.copy()
+        inner.update(name)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return bool(outer.digest() == self.digest)
+
+
+def _hashed_line(index: int, pattern: str) -> _HashedLine | None:
+    try:
+        _magic, salt, digest = pattern[1:].split("|")
+        key, want = base64.b64decode(salt), base64.b64decode(digest)
+    except ValueError:
+        return None  # asyncssh rejected it already when the whole file was parsed
+    if len(key) > 64:
+        key = hashlib.sha1(key).digest()
+    key = key.ljust(64, b"\0")
+    return _HashedLine(
+        index,
+        hashlib.sha1(bytes(b ^ 0x36 for b in key)),
+        hashlib.sha1(bytes(b ^ 0x5C for b in key)),
+        want,
+    )
+
+
+class _Parsed:
+    """One version of a set of known_hosts files: asyncssh's parse, plus an index of its hashed lines."""
+
+    def __init__(self, signature: tuple[Signature | None, ...], text: str, settled: bool) -> None:
+        self.signature = signature
+        self.settled = settled
+        # Parsing everything once validates every line: a corrupt file raises here, never "no keys known".
+        self.known = asyncssh.import_known_hosts(text)
+        self.lines: list[str] = []
+        self.hashed: list[_HashedLine] = []
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split(None, 2)
+            pattern = fields[1] if line.startswith("@") and len(fields) > 1 else fields[0]
+            if pattern.startswith("|"):  # the same test asyncssh uses for a hashed host
+                hashed = _hashed_line(len(self.lines), pattern)
+                if hashed is not None:
+                    self.hashed.append(hashed)
+            self.lines.append(line)
+
+    def match(self, host: str, addr: str, port: int | None) -> tuple[Any, ...]:
+        """asyncssh's match over the whole file set, without an HMAC per hashed line in Python.
+
+        Hashed lines are the quadratic part (asyncssh computes two HMACs per hashed line per lookup).
+        A hashed line can only take part when it hashes one of the names asyncssh tries (``[host]:port``
+        and ``[addr]:port``, then ``host`` and ``addr``), so matching the plain lines plus those hashed
+        lines, in file order, gives exactly asyncssh's answer for the whole file set.
+        """
+        if not self.hashed:
+            return tuple(self.known.match(host, addr, port))
+        names = {host, addr}
+        if port:
+            names |= {f"[{host}]:{port}" if host else "", f"[{addr}]:{port}" if addr else ""}
+        encoded = [n.encode() for n in names]
+        hits = {h.index for h in self.hashed if any(h.matches(n) for n in encoded)}
+        if not hits:
+            return tuple(self.known.match(host, addr, port))
+        hashed = {h.index for h in self.hashed}
+        kept = [ln for i, ln in enumerate(self.lines) if i not in hashed or i in hits]
+        return tuple(asyncssh.import_known_hosts("\n".join(kept)).match(host, addr, port))
+
+
+class KnownHostsCache:
+    """Parsed known_hosts file sets, shared by every host of a transport; a file is re-read only when
+    its inode, size, mtime or ctime changes (or it was written within ``RACY_NS`` of being read)."""
+
+    def __init__(self, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self._clock_ns = clock_ns
+        self._parsed: dict[tuple[str, ...], _Parsed] = {}
+
+    def match(self, files: Sequence[str], host: str, addr: str, port: int | None) -> tuple[Any, ...] | None:
+        """``asyncssh.match_known_hosts`` over the existing ``files``; None when none exists.
+
+        Raises ``OSError``, ``ValueError`` or ``asyncssh.KeyImportError`` for an unreadable or corrupt file.
+        """
+        key = tuple(files)
+        signature = tuple(_signature(f) for f in files)
+        parsed = self._parsed.get(key)
+        if parsed is None or not parsed.settled or parsed.signature != signature:
+            self._parsed.pop(key, None)
+            existing = [f for f, sig in zip(files, signature, strict=True) if sig is not None]
+            if not existing:
+                return None
+            now = self._clock_ns()  # before reading: a write after this is never taken as settled
+            # Stat before read: a write in between leaves a stale signature, so the next lookup re-reads.
+            text = "".join(_read_text(f) for f in existing)
+            settled = all(now - sig[3] > RACY_NS for sig in signature if sig is not None)
+            parsed = self._parsed[key] = _Parsed(signature, text, settled)
+        result = parsed.match(host, addr, port)
+        # asyncssh's own check on what a known_hosts file may hold (no OpenSSH certificates).
+        for cert in (*result[3], *result[4]):
+            if not cert.is_x509:
+                raise ValueError("OpenSSH certificates not allowed in known hosts")
+        return result
+
+
+def _read_text(path: str) -> str:
+    text = Path(path).expanduser().read_text()
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
 class HostKeyPolicy:
     """Decides on server host keys for one target; built once per host and reused across connects."""
 
-    def __init__(self, target: SshTarget) -> None:
+    def __init__(self, target: SshTarget, cache: KnownHostsCache | None = None) -> None:
         self.target = target
         self.mode = target.strict_host_key_checking
         self.files = [f for f in (*target.user_known_hosts_files, *target.global_known_hosts_files) if f]
         self.write_file = target.user_known_hosts_files[0] if target.user_known_hosts_files else ""
         self.verdict = KeyVerdict()
         self._known: list[asyncssh.SSHKey] = []
+        self._cache = cache if cache is not None else KnownHostsCache()
 
     def lookup(self, host: str, addr: str, port: int | None) -> tuple[list[Any], list[Any], list[Any]]:
         """asyncssh ``known_hosts`` callable: the trusted, CA and revoked keys on record for this host."""
         self.verdict = KeyVerdict(file=self.write_file)
-        existing = [f for f in self.files if os.path.isfile(f)]
-        if not existing:
-            self._known = []
-            return [], [], []
         try:
-            trusted, ca, revoked, *_ = asyncssh.match_known_hosts(existing, host, addr, port)
+            matched = self._cache.match(self.files, host, addr, port)
+            if matched is None:
+                self._known = []
+                return [], [], []
+            trusted, ca, revoked, *_ = matched
         except (OSError, ValueError, asyncssh.KeyImportError):
             # An unreadable or corrupt file must not turn into "no keys known, accept the new one".
             self._known = []

@@ -14,7 +14,7 @@ import asyncssh
 
 from fleetwatch.errors import HostError, HostKeyChangedError, Stage, TransportError
 from fleetwatch.inventory.model import SshTarget
-from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict
+from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict, KnownHostsCache
 
 JumpResolver = Callable[[str], SshTarget]
 
@@ -39,31 +39,44 @@ class _Client(asyncssh.SSHClient):
 
 @dataclass
 class _Prepared:
-    """Per-target state built once: options (keys loaded), host-key policy, the live connection."""
+    """Per-target state built once: connect arguments (keys loaded), host-key policy, the live connection."""
 
     target: SshTarget
     policy: HostKeyPolicy
-    options: asyncssh.SSHClientConnectionOptions
+    options: dict[str, Any]
+    """Keyword arguments for ``asyncssh.connect``: it builds its options object from them on every
+    connect anyway (in a thread), so building one here too only doubled a cold pass's cost."""
     conn: asyncssh.SSHClientConnection | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _load_keys(target: SshTarget) -> list[asyncssh.SSHKeyPair]:
+KeyCache = dict[str, list[asyncssh.SSHKeyPair]]
+
+
+def _load_keys(target: SshTarget, loaded: KeyCache) -> list[asyncssh.SSHKeyPair]:
     keys: list[asyncssh.SSHKeyPair] = []
     for path in target.identity_files:
-        if not os.path.isfile(path):
-            continue
-        try:
-            # Encrypted keys without a passphrase are skipped: the agent may hold them, as with ssh.
-            keys.extend(asyncssh.load_keypairs([path], ignore_encrypted=True))
-        except (OSError, ValueError, asyncssh.KeyImportError):
-            continue
+        if path not in loaded:  # a fleet shares a handful of keys: read each once, not once per host
+            loaded[path] = _load_key_file(path)
+        keys.extend(loaded[path])
     return keys
 
 
-def _build(target: SshTarget, connect_timeout: float) -> _Prepared:
-    policy = HostKeyPolicy(target)
-    keys = _load_keys(target)
+def _load_key_file(path: str) -> list[asyncssh.SSHKeyPair]:
+    if not os.path.isfile(path):
+        return []
+    try:
+        # Encrypted keys without a passphrase are skipped: the agent may hold them, as with ssh.
+        return list(asyncssh.load_keypairs([path], ignore_encrypted=True))
+    except (OSError, ValueError, asyncssh.KeyImportError):
+        return []
+
+
+def _build(
+    target: SshTarget, connect_timeout: float, known_hosts: KnownHostsCache, loaded: KeyCache
+) -> _Prepared:
+    policy = HostKeyPolicy(target, known_hosts)
+    keys = _load_keys(target, loaded)
     timeout = target.connect_timeout if target.connect_timeout else connect_timeout
     kwargs: dict[str, Any] = {
         "username": target.user,
@@ -78,9 +91,7 @@ def _build(target: SshTarget, connect_timeout: float) -> _Prepared:
     }
     if target.identities_only:
         kwargs["agent_identities"] = keys
-    # config=None: ssh -G already resolved everything; re-parsing per connect is what made cold passes slow.
-    options = asyncssh.SSHClientConnectionOptions(config=None, **kwargs)
-    return _Prepared(target=target, policy=policy, options=options)
+    return _Prepared(target=target, policy=policy, options=kwargs)
 
 
 def _hop_target(spec: str, resolve: JumpResolver) -> SshTarget:
@@ -116,12 +127,16 @@ class Transport:
         self._keep_open = keep_open
         self._resolve_jump = resolve_jump
         self._prepared: dict[tuple[str, str, int, str], _Prepared] = {}
+        # One parse of each known_hosts file for all hosts, not one per host (quadratic in fleet size).
+        self._known_hosts = KnownHostsCache()
+        self._keys: KeyCache = {}
 
     def _prepare(self, target: SshTarget) -> _Prepared:
         key = (target.alias, target.hostname, target.port, target.user)
         prepared = self._prepared.get(key)
         if prepared is None:
-            prepared = self._prepared[key] = _build(target, self._connect_timeout)
+            prepared = _build(target, self._connect_timeout, self._known_hosts, self._keys)
+            self._prepared[key] = prepared
         return prepared
 
     async def run(self, target: SshTarget, command: str, timeout: float) -> CommandResult:
@@ -201,8 +216,9 @@ class Transport:
             target.hostname,
             target.port,
             tunnel=tunnel if tunnel is not None else (),
-            options=prepared.options,
+            # config=None: ssh -G already resolved everything; asyncssh must not re-read ssh_config.
             config=None,
+            **prepared.options,
             client_factory=lambda: _Client(prepared.policy),
         )
         return prepared.conn
@@ -231,8 +247,8 @@ class Transport:
                         hop.hostname,
                         hop.port,
                         tunnel=conn if conn is not None else (),
-                        options=prepared.options,
                         config=None,
+                        **prepared.options,
                         client_factory=lambda p=prepared: _Client(p.policy),
                     )
             except (OSError, asyncssh.Error) as exc:
@@ -280,8 +296,8 @@ class Transport:
                     target.hostname,
                     target.port,
                     tunnel=tunnel if tunnel is not None else (),
-                    options=prepared.options,
                     config=None,
+                    **prepared.options,
                     client_factory=_Peek,
                 )
                 conn.close()  # the key was already on record

@@ -1,14 +1,16 @@
 # fleetwatch remote gatherer: runs on the monitored host, sent inline over SSH (nothing is installed).
 # Python >= 3.6, stdlib only.  argv: RUNNER CONFIG EVENTS TAIL_LINES ROUND_LOGS
 # Prints one line: SENTINEL + JSON.  Never raises: every failure is reported inside the JSON.
+# Sent on every poll, so comments stay short; docs/performance.md explains the in-process peek.
 import json
 import os
-import subprocess
 import sys
 import time
 
 SENTINEL = "FLEETWATCH-GATHER-1 "
 MAX_TAIL_BYTES = 4096
+PEEK_TIMEOUT_S = 30
+SH_LAUNCHER = "'''exec' "  # line 2 of pip's /bin/sh launcher
 
 
 def tail(path, lines):
@@ -59,7 +61,7 @@ def toml_log_dir(config, project):
     """runtime.log_dir from agent-runner.toml, expanded as agent-runner does (~, {project}, relative)."""
     path = os.path.expanduser(config) if config else os.path.abspath("agent-runner.toml")
     try:
-        import tomllib
+        import tomllib  # novermin (guarded: older Pythons take the default log dir)
 
         with open(path, "rb") as fh:
             runtime = tomllib.load(fh).get("runtime", {})
@@ -98,31 +100,146 @@ def round_logs(rounds_dir, count, lines):
     return [tail(p, lines) for p in files[:count]]
 
 
+def launcher_entry(runner):
+    """(module, func) if `runner` is a pip/pipx/uv launcher for this interpreter, else None."""
+    try:
+        with open(runner, "rb") as fh:
+            text = fh.read(8192).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    lines = text.splitlines()
+    if len(lines) < 3 or not lines[0].startswith("#!"):
+        return None
+    python = lines[0][2:].strip().split(" ")[0]
+    if lines[0].startswith("#!/bin/sh") and lines[1].startswith(SH_LAUNCHER):
+        rest = lines[1][len(SH_LAUNCHER) :]
+        python = rest[1:].split('"')[0] if rest.startswith('"') else rest.split(" ")[0]
+    if not python or python != sys.executable:
+        return None  # another interpreter sees other packages
+    entry = None
+    for line in lines:
+        if line.startswith("from ") and " import " in line:
+            module, _, func = line[5:].partition(" import ")
+            module, func = module.strip(), func.strip()
+            if module.replace(".", "").replace("_", "").isalnum() and func.isidentifier():
+                entry = (module, func)
+    if entry is None or ("sys.exit(%s())" % entry[1]) not in text:
+        return None
+    return entry
+
+
+class PeekTimeout(BaseException):
+    """SIGALRM in agent-runner's code (a BaseException, past its `except Exception`)."""
+
+
+def exit_status(code, err):
+    """The exit status sys.exit(code) gives a process."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    err.write("%s\n" % (code,))
+    return 1
+
+
+def peek_in_process(runner, entry, args):
+    """The entry point run here with argv `args`, as a process would; None if it does not import."""
+    import contextlib
+    import io
+    import signal
+    import traceback
+
+    class Sink(io.BytesIO):
+        def close(self):  # keep what was written if agent-runner closes sys.stdout
+            pass
+
+    out_buf, err_buf = Sink(), Sink()
+    out = io.TextIOWrapper(out_buf, encoding="utf-8", errors="backslashreplace")
+    err = io.TextIOWrapper(err_buf, encoding="utf-8", errors="backslashreplace")
+    saved = sys.argv, sys.stdout, sys.stderr
+    saved_fd = os.dup(1)
+    # Nothing written to fd 1 meanwhile may land before our line.
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+
+    def on_alarm(signum, frame):
+        raise PeekTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(PEEK_TIMEOUT_S)
+    rc = None
+    try:
+        sys.argv, sys.stdout, sys.stderr = [runner, *args], out, err
+        try:
+            main = getattr(__import__(entry[0], fromlist=[entry[1]]), entry[1])
+        except (Exception, SystemExit):
+            return None  # the subprocess shows what really happens
+        try:
+            rc = exit_status(main(), err)
+        except SystemExit as exc:
+            rc = exit_status(exc.code, err)
+        except PeekTimeout:
+            raise
+        except BaseException:
+            kind, value, tb = sys.exc_info()
+            # As the interpreter prints it, without this frame.
+            traceback.print_exception(kind, value, tb.tb_next or tb, file=err)
+            rc = 1
+    except PeekTimeout:
+        return {"rc": None, "stdout": "", "stderr": "agent-runner peek timed out after %d s" % PEEK_TIMEOUT_S}
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.argv, sys.stdout, sys.stderr = saved
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+    for stream in (out, err):
+        with contextlib.suppress(ValueError):  # closed: the sink still has it
+            stream.flush()
+    return {
+        "rc": rc,
+        "stdout": out_buf.getvalue().decode("utf-8", "replace"),
+        "stderr": err_buf.getvalue().decode("utf-8", "replace")[-MAX_TAIL_BYTES:],
+    }
+
+
+def peek_subprocess(argv):
+    """agent-runner as its own process (shell wrapper, other interpreter, unusual launcher)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=PEEK_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"rc": None, "stdout": "", "stderr": "agent-runner peek timed out after %d s" % PEEK_TIMEOUT_S}
+    except OSError as exc:
+        return {"rc": None, "stdout": "", "stderr": "could not run %s: %s" % (argv[0], exc)}
+    return {
+        "rc": proc.returncode,
+        "stdout": proc.stdout.decode("utf-8", "replace"),
+        "stderr": proc.stderr.decode("utf-8", "replace")[-MAX_TAIL_BYTES:],
+    }
+
+
+def run_peek(runner, args):
+    entry = launcher_entry(runner)
+    result = peek_in_process(runner, entry, args) if entry is not None else None
+    return result if result is not None else peek_subprocess([runner, *args])
+
+
 def main():
     runner, config, events, lines, count = sys.argv[1:6]
     started = time.time()
     result = {"gather": 1, "runner": runner, "python": sys.executable, "home": os.path.expanduser("~")}
-    argv = [runner, "--json"]
+    args = ["--json"]
     if config:
-        argv += ["--config", os.path.expanduser(config)]
-    argv += ["peek", "--events", events]
-    peek = None
+        args += ["--config", os.path.expanduser(config)]
+    args += ["peek", "--events", events]
+    result["peek"] = run_peek(runner, args)
     try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-        out = proc.stdout.decode("utf-8", "replace")
-        result["peek"] = {
-            "rc": proc.returncode,
-            "stdout": out,
-            "stderr": proc.stderr.decode("utf-8", "replace")[-MAX_TAIL_BYTES:],
-        }
-        try:
-            peek = json.loads(out)
-        except ValueError:
-            peek = None
-    except subprocess.TimeoutExpired:
-        result["peek"] = {"rc": None, "stdout": "", "stderr": "agent-runner peek timed out after 30 s"}
-    except OSError as exc:
-        result["peek"] = {"rc": None, "stdout": "", "stderr": "could not run %s: %s" % (runner, exc)}
+        peek = json.loads(result["peek"]["stdout"])
+    except ValueError:
+        peek = None
     result["peek"]["seconds"] = round(time.time() - started, 3)
     rounds_dir = find_rounds_dir(peek, config)
     result["rounds_dir"] = rounds_dir
