@@ -68,6 +68,24 @@ def finite_duration(text: str) -> float:
     return seconds
 
 
+def host_port(text: str) -> tuple[str, int]:
+    """``127.0.0.1:9464``, ``[::1]:9464``, ``localhost:0`` -> (host, port); ValueError otherwise.
+
+    The host is required (``0.0.0.0:9464`` listens on every address, never by accident); port 0 means
+    any free port."""
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:  # a bare IPv6 address: its port would be ambiguous
+        host = ""
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(
+            f"expected HOST:PORT such as 127.0.0.1:9464 or [::1]:9464 (0.0.0.0:9464 listens on every "
+            f"address, port 0 on any free port), got {text!r}"
+        )
+    return host, int(port)
+
+
 def require(ok: bool, message: str) -> None:
     """Raise ``ValueError(message)`` unless ``ok``: settings objects check themselves when built."""
     if not ok:
