@@ -28,7 +28,7 @@ import yaml
 
 from fleetwatch import paths
 from fleetwatch.actions.plan import AutoStopPolicy
-from fleetwatch.basics import INLINE, Duration, finite_duration
+from fleetwatch.basics import INLINE, Duration, finite_duration, host_port
 from fleetwatch.errors import ConfigError
 from fleetwatch.notify.model import Target
 from fleetwatch.settings import PassSettings
@@ -70,10 +70,19 @@ class Config:
     """Requested (GET) after each completed pass: a dead-man's switch such as healthchecks.io."""
     report: ReportSchedule = field(default_factory=lambda: ReportSchedule())
     """The periodic report (``fleetwatch report``) sent through the notification targets."""
+    metrics_listen: str | None = None
+    """``HOST:PORT`` where watch mode serves Prometheus ``/metrics`` (None: no endpoint; ``--once`` never
+    serves)."""
 
     def __post_init__(self) -> None:
         from fleetwatch.detect import names  # pure; imported late to keep config import cheap
         from fleetwatch.vantage import VANTAGE_DETECTORS
+
+        if self.metrics_listen is not None:
+            try:
+                host_port(self.metrics_listen)
+            except ValueError as exc:
+                raise ValueError(f"metrics_listen {exc}") from None
 
         known = names() | VANTAGE_DETECTORS
         for name in (*self.auto_stop.on, *self.passes.policy.damping):

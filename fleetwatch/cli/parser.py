@@ -86,6 +86,20 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "once": lambda p: _flag(p, "--once", "one pass, print open alerts, then exit 0/1/2/3"),
     "quiet": lambda p: _flag(p, "--quiet", "no line per pass on stderr (alerts and problems still print)"),
     "utc": lambda p: _flag(p, "--utc", "timestamps in UTC instead of local time"),
+    "metrics_listen": lambda p: _strings(
+        p,
+        "--metrics-listen",
+        "HOST:PORT",
+        "serve Prometheus metrics of the latest pass at http://HOST:PORT/metrics while watching (port 0: "
+        "any free port, printed at start; see contrib/prometheus/)",
+    ),
+    "metrics_file": lambda p: _strings(
+        p,
+        "--metrics-file",
+        "PATH",
+        "after the pass, write its metrics to PATH for node_exporter's textfile collector (atomically "
+        "replaced; name it *.prom)",
+    ),
     "deadline": lambda p: _strings(
         p,
         "--deadline",
@@ -97,7 +111,7 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 SELECT = ("config", "ssh_config", "inventory", "host", "group")
 RUN = ("interval", "timeout", "concurrency", "notify", "dry_run")
 WATCH = ("once", "quiet", "utc")
-MAIN = (*SELECT, "state_dir", "json", *RUN, *WATCH)
+MAIN = (*SELECT, "state_dir", "json", *RUN, *WATCH, "metrics_listen")
 
 
 def _command(
@@ -131,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "check",
         "one pass for cron or a monitoring engine: a plugin status line with perfdata, one line per alert",
-        (*SELECT, "state_dir", "json", *RUN, "deadline"),
+        (*SELECT, "state_dir", "json", *RUN, "deadline", "metrics_file"),
         epilog=EXIT_CODES,
     )
     check.add_argument("-V", "--version", action="version", version=f"fleetwatch {__version__}")
@@ -202,7 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "demo",
         "run the real pipeline against an embedded simulated fleet",
-        ("host", "group", "state_dir", "json", "interval", "timeout", "concurrency", "dry_run", *WATCH),
+        (
+            "host",
+            "group",
+            "state_dir",
+            "json",
+            "interval",
+            "timeout",
+            "concurrency",
+            "dry_run",
+            *WATCH,
+            "metrics_listen",
+        ),
     )
     return parser
 

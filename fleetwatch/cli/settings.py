@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetwatch import paths
-from fleetwatch.basics import Duration, finite_duration
+from fleetwatch.basics import Duration, finite_duration, host_port
 from fleetwatch.cli.output import diag
 from fleetwatch.config import Config, load_config, with_values
 from fleetwatch.errors import ConfigError
@@ -25,6 +25,7 @@ _OVERLAY: dict[str, tuple[str, ...]] = {
     "deadline": ("passes", "deadline"),
     "ssh_config": ("ssh_config",),
     "heartbeat_url": ("heartbeat_url",),
+    "metrics_listen": ("metrics_listen",),
 }
 
 
@@ -65,6 +66,8 @@ def _convert(config: Config, name: str, value: str) -> dict[tuple[str, ...], Any
     where = _OVERLAY[name]
     if name in ("interval", "timeout", "deadline"):
         return {where: Duration(finite_duration(value))}
+    if name == "metrics_listen":
+        host_port(value)
     if name == "concurrency":
         if not value.strip().isdigit():
             raise ValueError(f"expected a whole number of hosts, got {value!r}")

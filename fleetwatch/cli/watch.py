@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleetwatch.cli.output import Stdout, diag, out, run
 from fleetwatch.cli.render import (
@@ -19,6 +21,7 @@ from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
 from fleetwatch.cli.stream import Stamp, colour_wanted, pass_line, start_line
 from fleetwatch.config import Config
 from fleetwatch.episodes import Change
+from fleetwatch.errors import ConfigError
 from fleetwatch.events import ActionFinished, DeliveriesFlushed, PassFinished, WatcherEvent
 from fleetwatch.inventory.fleet import Fleet
 from fleetwatch.notify.apprise_edge import redact
@@ -26,6 +29,9 @@ from fleetwatch.pipeline import PassResult
 from fleetwatch.settings import CHECK_DEADLINE, CHECK_INTERVAL, WATCH_INTERVAL
 from fleetwatch.status import ExitCode, FleetStatus
 from fleetwatch.watcher import Watcher
+
+if TYPE_CHECKING:
+    from fleetwatch.exporter import MetricsServer
 
 QUIET_EVENTS = (PassFinished, DeliveriesFlushed, ActionFinished)
 """Events the CLI does not print on stderr (``check`` prints actions on stdout)."""
@@ -43,6 +49,25 @@ def _first_lines(status: FleetStatus, result: PassResult, as_json: bool) -> list
     return open_lines(status, as_json) + transition_lines(resolved, as_json)
 
 
+def _serve_metrics(watcher: Watcher) -> MetricsServer | None:
+    """Serve /metrics where the config says, starting from the stored status; count the watcher's events."""
+    listen = watcher.config.metrics_listen
+    if not listen:
+        return None
+    from fleetwatch.exporter import serve_metrics  # prometheus_client loads only when metrics are asked for
+
+    server = serve_metrics(listen, watcher.status())
+    shown = watcher.emit
+
+    def emit(event: WatcherEvent) -> None:
+        server.record(event)
+        shown(event)
+
+    watcher.emit = emit
+    diag(f"serving metrics at {server.url}")  # even with --quiet: the one way to learn a port-0 address
+    return server
+
+
 async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
     stamp = Stamp(utc=bool(args.utc), colour=colour_wanted())
     if not args.quiet:
@@ -52,7 +77,9 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
             start_line(len(watcher.fleet.names), watcher.settings.interval_s, state, targets, bool(args.once))
         )
     first = True
+    metrics = None
     try:
+        metrics = None if args.once else _serve_metrics(watcher)
         while True:
             started = time.monotonic()
             result = await watcher.run_pass()
@@ -62,6 +89,8 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
                 await asyncio.sleep(max(0.0, watcher.settings.interval_s - (time.monotonic() - started)))
                 continue
             status = watcher.status(after=result)
+            if metrics is not None:
+                metrics.show(status)
             lines = (
                 _first_lines(status, result, args.json)
                 if first
@@ -79,6 +108,8 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
             first = False
             await asyncio.sleep(max(0.0, watcher.settings.interval_s - (time.monotonic() - started)))
     finally:
+        if metrics is not None:
+            metrics.close()
         await watcher.close()
 
 
@@ -107,6 +138,11 @@ def _no_hosts(fleet: Fleet) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> ExitCode:
     """The main command: watch continuously, or one pass with --once."""
+    if args.once and getattr(args, "metrics_listen", None):
+        raise ConfigError(
+            "--metrics-listen serves a watcher's metrics and --once does not stay to be scraped; for one "
+            "pass use `fleetwatch check --metrics-file PATH` (node_exporter's textfile collector)"
+        )
     config = effective_config(args)
     watcher = _open(args, config, selected_fleet(args, config), keep_open=not args.once)
     try:
@@ -117,10 +153,12 @@ def cmd_watch(args: argparse.Namespace) -> ExitCode:
 
 async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
     actions: list[ActionFinished] = []
+    passes: list[WatcherEvent] = []
 
     def emit(event: WatcherEvent) -> None:
         if isinstance(event, ActionFinished):
             actions.append(event)
+        passes.append(event)
         _diagnose(event)
 
     watcher.emit = emit
@@ -138,13 +176,39 @@ async def _check(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
             out([json.dumps(check_document(status, summary, actions), default=str)])
         else:
             out(check_lines(status, summary, actions))
+        if getattr(args, "metrics_file", None):
+            _write_metrics(Path(args.metrics_file), status, passes)
         return summary.code
     finally:
         await watcher.close()
 
 
+def _metrics_file_writable(path: str | None) -> None:
+    """Refuse a --metrics-file whose directory is missing before polling, not after."""
+    if path and not Path(path).expanduser().parent.is_dir():
+        raise ConfigError(
+            "--metrics-file: its directory does not exist (node_exporter's textfile directory?)", path=path
+        )
+
+
+def _write_metrics(path: Path, status: FleetStatus, events: list[WatcherEvent]) -> None:
+    """The check's metrics for node_exporter's textfile collector.  A failed write is said on stderr and
+    leaves the exit code alone: it is this check's verdict on the fleet, and the file's age
+    (node_textfile_mtime_seconds) shows Prometheus that it stopped being refreshed."""
+    from fleetwatch.exporter import Exposed, PassStats, write_textfile
+
+    stats = PassStats()
+    for event in events:
+        stats = stats.after(event)
+    try:
+        write_textfile(path, Exposed(status, stats))
+    except ConfigError as exc:
+        diag(str(exc))
+
+
 def cmd_check(args: argparse.Namespace) -> ExitCode:
     """One pass for cron: a monitoring-plugin summary line, one line per open alert, exit 0/1/2/3."""
+    _metrics_file_writable(getattr(args, "metrics_file", None))
     config = effective_config(args)
     watcher = _open(args, config, selected_fleet(args, config), keep_open=False, interval=CHECK_INTERVAL)
     try:
