@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleetwatch.errors import HostError, InventoryError
-from fleetwatch.inventory.model import Host
+from fleetwatch.inventory.model import Destination, Host
 from fleetwatch.inventory.resolve import resolve_all
 from fleetwatch.inventory.ssh_config import discover_aliases
 from fleetwatch.inventory.yaml_file import InventoryHost, load_inventory
@@ -24,6 +24,8 @@ class Member:
     alias: str
     groups: tuple[str, ...] = ()
     settings: HostSettings = field(default_factory=HostSettings)
+    destination: Destination | None = None
+    """How ssh reaches it, when its inventory says more than its name (None: ``ssh ALIAS``)."""
 
 
 def members(ssh_config: Path, inventories: Sequence[Path], *, explicit_config: bool = True) -> list[Member]:
@@ -60,7 +62,8 @@ def pick(fleet: Sequence[Member], names: Sequence[str], groups: Sequence[str]) -
 
 def resolve_members(chosen: Sequence[Member], ssh_config: Path) -> tuple[list[Host], list[InventoryError]]:
     """Resolve each member once (``ssh -G``, concurrently); failures come back as values."""
-    resolved = resolve_all([m.alias for m in chosen], ssh_config)
+    destinations = {m.alias: m.destination for m in chosen if m.destination is not None}
+    resolved = resolve_all([m.alias for m in chosen], ssh_config, destinations=destinations)
     hosts: list[Host] = []
     errors: list[InventoryError] = []
     for m in chosen:

@@ -47,6 +47,34 @@ class SshTarget:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """How ``ssh`` reaches an alias that an inventory describes beyond its name (Ansible's ``ansible_host``,
+    ``ansible_user``, ``ansible_port`` …): what it connects to, and options given on its command line,
+    which OpenSSH takes before (so in preference to) the ssh_config's, while the rest of the ssh_config
+    still applies to ``host`` as it would for ``ssh -o … host``."""
+
+    host: str
+    """The destination on ssh's command line (``Host`` lines of the ssh_config match it)."""
+    user: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    """Tried before the ssh_config's own IdentityFile entries (``~`` expanded)."""
+    extra_args: tuple[str, ...] = ()
+    """Further ssh command-line arguments, as given (``-o ProxyCommand=…``, ``-J bastion``)."""
+
+    def ssh_args(self) -> list[str]:
+        """The ssh arguments before the destination, in Ansible's order: port, key, user, extra."""
+        args: list[str] = []
+        if self.port is not None:
+            args += ["-o", f"Port={self.port}"]
+        if self.identity_file is not None:
+            args += ["-o", f'IdentityFile="{self.identity_file}"']
+        if self.user is not None:
+            args += ["-o", f'User="{self.user}"']
+        return [*args, *self.extra_args]
+
+
+@dataclass(frozen=True)
 class Host:
     """One fleet member: its alias, how to reach it, its groups and settings."""
 

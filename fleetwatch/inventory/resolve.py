@@ -15,7 +15,9 @@ depends on (``config_inputs``): the bytes of every config file ssh reads (Includ
 included), the ssh binary, the local user, home, ``$HOME`` and host name.  Any change there, and ssh is
 asked again.  Configs whose answers depend on more than files (``Match exec``, ``Match localnetwork``,
 ``${ENV}``, ``CanonicalizeHostname``) are never cached, and a cache is written only when ``ssh -G -v``
-read exactly the files fleetwatch followed.
+read exactly the files fleetwatch followed.  An alias an inventory gives a ``Destination`` for (Ansible's
+``ansible_host``, ``ansible_port`` …) is resolved as ``ssh -G -o … -- HOST`` and cached under that whole
+command line, unless it carries arbitrary ssh arguments (those may name files the cache does not watch).
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fleetwatch.errors import HostError, InventoryError, Stage
 from fleetwatch.inventory.fallback import parse_target
-from fleetwatch.inventory.model import SshTarget
+from fleetwatch.inventory.model import Destination, SshTarget
 from fleetwatch.inventory.ssh_config import (
     MAX_INCLUDE_DEPTH,
     SYSTEM_CONFIG,
@@ -88,27 +90,75 @@ def ssh_available() -> bool:
     return shutil.which("ssh") is not None
 
 
-def ssh_g_argv(alias: str, config_path: Path) -> list[str]:
-    """The ``ssh -G`` command line that resolves ``alias`` against ``config_path``."""
+def ssh_g_argv(alias: str, config_path: Path, destination: Destination | None = None) -> list[str]:
+    """The ``ssh -G`` command line that resolves ``alias`` against ``config_path`` (as ``ssh`` would be
+    run for ``destination``, when an inventory gives one)."""
     argv = ["ssh", "-G"]
     if not is_default_config(config_path):
         argv += ["-F", str(config_path.expanduser())]
+    if destination is not None:
+        return [*argv, *destination.ssh_args(), "--", destination.host]
     return [*argv, "--", alias]  # "--": an alias must never be read as an option
 
 
-def resolve_alias(alias: str, config_path: Path, *, timeout: float = SSH_TIMEOUT_S) -> SshTarget:
-    """Resolve one alias (``ssh -G``, or the fallback parser without ssh); raises ``ResolveError``."""
+def resolve_alias(
+    alias: str, config_path: Path, *, timeout: float = SSH_TIMEOUT_S, destination: Destination | None = None
+) -> SshTarget:
+    """Resolve one alias (``ssh -G``, or the fallback parser without ssh); raises ``ResolveError``.
+
+    With a ``destination`` (an inventory said how to reach the alias), ssh resolves that destination with
+    its command-line options, and the result keeps ``alias`` as its name."""
     if not ssh_available():
         try:
-            return parse_target(alias, config_path)
+            return _parse_without_ssh(alias, config_path, destination)
         except InventoryError as exc:
             raise ResolveError(alias, str(exc), path=exc.path, line=exc.line) from None
-    return _resolve_with_ssh(alias, config_path, timeout)[0]
+    return _resolve_with_ssh(alias, config_path, timeout, destination)[0]
 
 
-def _resolve_with_ssh(alias: str, config_path: Path, timeout: float) -> tuple[SshTarget, str]:
+def _parse_without_ssh(alias: str, config_path: Path, destination: Destination | None) -> SshTarget:
+    """The fallback parser, with a destination's command-line options applied as ssh applies them
+    (ahead of the config's); arbitrary ssh arguments need ssh itself."""
+    if destination is None:
+        return parse_target(alias, config_path)
+    if destination.extra_args:
+        raise InventoryError(
+            f"extra ssh arguments ({shlex.join(destination.extra_args)}) need the ssh binary to be applied; "
+            "install the OpenSSH client"
+        )
+    user = f"{destination.user}@" if destination.user else ""
+    target = parse_target(f"{user}{destination.host}", config_path)
+    identities = (destination.identity_file,) if destination.identity_file else ()
+    return replace(
+        target,
+        alias=alias,
+        port=destination.port if destination.port is not None else target.port,
+        identity_files=(*identities, *target.identity_files),
+    )
+
+
+def _parsed(alias: str, output: str, destination: Destination | None) -> SshTarget:
+    if destination is None:
+        return parse_ssh_g(alias, output)
+    # %n and the other tokens stand for the destination ssh was given; the name stays the alias.
+    return replace(parse_ssh_g(destination.host, output), alias=alias)
+
+
+def _cache_key(alias: str, destination: Destination | None) -> str | None:
+    """What the cache keeps an answer under: the alias, or for a destination all that follows the config
+    on ssh's command line; None when extra ssh arguments might read files the cache does not watch."""
+    if destination is None:
+        return alias
+    if destination.extra_args:
+        return None
+    return shlex.join([*destination.ssh_args(), "--", destination.host])
+
+
+def _resolve_with_ssh(
+    alias: str, config_path: Path, timeout: float, destination: Destination | None = None
+) -> tuple[SshTarget, str]:
     """``ssh -G`` for one alias: the target and ssh's own output (what the cache keeps)."""
-    argv = ssh_g_argv(alias, config_path)
+    argv = ssh_g_argv(alias, config_path, destination)
     hint = f"run: {shlex.join(argv)}"
     try:
         code, out, err = _run(argv, timeout)
@@ -124,35 +174,42 @@ def _resolve_with_ssh(alias: str, config_path: Path, timeout: float) -> tuple[Ss
         path, line = (where["path"], int(where["line"])) if where else (None, None)
         raise ResolveError(alias, reason, hint=hint, path=path, line=line)
     try:
-        return parse_ssh_g(alias, out), out
+        return _parsed(alias, out, destination), out
     except (KeyError, ValueError) as exc:
         raise ResolveError(alias, f"unusable ssh -G output: {exc}", hint=hint) from None
 
 
 def resolve_all(
-    aliases: Iterable[str], config_path: Path, *, timeout: float = SSH_TIMEOUT_S
+    aliases: Iterable[str],
+    config_path: Path,
+    *,
+    timeout: float = SSH_TIMEOUT_S,
+    destinations: Mapping[str, Destination] | None = None,
 ) -> dict[str, SshTarget | InventoryError]:
-    """Resolve every alias concurrently; a failure is that alias's value, never an exception.
+    """Resolve every alias concurrently (through its destination when ``destinations`` has one); a
+    failure is that alias's value, never an exception.
 
     With ssh, answers come from the on-disk cache when nothing they depend on has changed.
     """
     unique = list(dict.fromkeys(aliases))
     if not unique:
         return {}
+    via = destinations or {}
     if not ssh_available():
-        return {a: _fallback(a, config_path) for a in unique}
+        return {a: _fallback(a, config_path, via.get(a)) for a in unique}
     inputs = config_inputs(config_path)
     cached = _load_cache(config_path, inputs) if inputs is not None else {}
     results: dict[str, SshTarget | InventoryError] = {}
     for alias in unique:
-        if alias in cached:
+        key = _cache_key(alias, via.get(alias))
+        if key is not None and key in cached:
             with contextlib.suppress(KeyError, ValueError):  # not what ssh printed: ask ssh again
-                results[alias] = parse_ssh_g(alias, cached[alias])
+                results[alias] = _parsed(alias, cached[key], via.get(alias))
     misses = [a for a in unique if a not in results]
 
     def one(alias: str) -> tuple[SshTarget | InventoryError, str | None]:
         try:
-            return _resolve_with_ssh(alias, config_path, timeout)
+            return _resolve_with_ssh(alias, config_path, timeout, via.get(alias))
         except InventoryError as exc:
             return exc, None
 
@@ -161,15 +218,25 @@ def resolve_all(
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(misses))) as pool:
             answers = dict(zip(misses, pool.map(one, misses), strict=True))
         results.update((a, target) for a, (target, _) in answers.items())
-        fresh = {a: out for a, (_, out) in answers.items() if out is not None}
+        keys = {a: _cache_key(a, via.get(a)) for a in answers}
+        fresh = {
+            key: out for a, (_, out) in answers.items() if out is not None and (key := keys[a]) is not None
+        }
         if inputs is not None and fresh:
-            _save_cache(config_path, inputs, {**cached, **fresh}, next(iter(fresh)), timeout)
+            probe = next(a for a in answers if keys[a] in fresh)
+            _save_cache(
+                config_path,
+                inputs,
+                {**cached, **fresh},
+                ssh_g_argv(probe, config_path, via.get(probe)),
+                timeout,
+            )
     return {a: results[a] for a in unique}
 
 
-def _fallback(alias: str, config_path: Path) -> SshTarget | InventoryError:
+def _fallback(alias: str, config_path: Path, destination: Destination | None) -> SshTarget | InventoryError:
     try:
-        return resolve_alias(alias, config_path)
+        return resolve_alias(alias, config_path, destination=destination)
     except InventoryError as exc:
         return exc
 
@@ -275,10 +342,10 @@ def _load_cache(config_path: Path, inputs: ConfigInputs) -> dict[str, str]:
 
 
 def _save_cache(
-    config_path: Path, inputs: ConfigInputs, outputs: dict[str, str], probe_alias: str, timeout: float
+    config_path: Path, inputs: ConfigInputs, outputs: dict[str, str], argv: list[str], timeout: float
 ) -> None:
-    """Write the cache, if ssh read exactly the files followed and nothing changed meanwhile."""
-    argv = ssh_g_argv(probe_alias, config_path)
+    """Write the cache, if ssh read exactly the files followed and nothing changed meanwhile (``argv``:
+    one of the ``ssh -G`` command lines just run, run again with ``-v`` to see what ssh reads)."""
     try:
         code, _, err = _run([*argv[:2], "-v", *argv[2:]], timeout)
     except (OSError, subprocess.TimeoutExpired):
