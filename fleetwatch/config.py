@@ -58,6 +58,9 @@ class Config:
     """OpenSSH client config to read aliases from (default ~/.ssh/config)."""
     inventories: tuple[str, ...] = ()
     """YAML inventories, as if each were given with --inventory."""
+    ansible_inventories: tuple[str, ...] = ()
+    """Ansible inventories (whatever ``ansible-inventory -i`` reads), as if each were given with
+    --ansible-inventory."""
     passes: PassSettings = field(default_factory=PassSettings, metadata=INLINE)
     """Timeout, concurrency, interval, damping, reminders, offline detection (top-level keys)."""
     notify: tuple[Target, ...] = ()

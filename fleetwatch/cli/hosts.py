@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.render import JSON_SCHEMA
 from fleetwatch.cli.settings import effective_config, selected_fleet, ssh_config_path
-from fleetwatch.inventory.model import Host
+from fleetwatch.config import Config
+from fleetwatch.inventory.fleet import members
+from fleetwatch.inventory.model import Destination, Host
 from fleetwatch.inventory.resolve import resolve_alias
 from fleetwatch.status import ExitCode
 from fleetwatch.transport import Transport
@@ -57,11 +60,26 @@ def cmd_hosts(args: argparse.Namespace) -> ExitCode:
     return ExitCode.UNKNOWN if fleet.unresolved else ExitCode.OK
 
 
+def _destination(alias: str, config: Config, explicit: bool) -> Destination | None:
+    """How an inventory says to reach ``alias`` (Ansible's ansible_host …), so the key is fetched from, and
+    recorded for, the very address the polls use."""
+    if not (config.inventories or config.ansible_inventories):
+        return None
+    ssh_config, _ = ssh_config_path(config)
+    found = members(
+        ssh_config,
+        [Path(p).expanduser() for p in config.inventories],
+        explicit_config=explicit,
+        ansible=[Path(p).expanduser() for p in config.ansible_inventories],
+    )
+    return next((m.destination for m in found if m.alias == alias), None)
+
+
 def cmd_trust(args: argparse.Namespace) -> ExitCode:
     """Show a host's key fingerprint and record it in known_hosts once the user confirms."""
     config = effective_config(args)
-    ssh_config, _ = ssh_config_path(config)
-    target = resolve_alias(args.alias, ssh_config)
+    ssh_config, explicit = ssh_config_path(config)
+    target = resolve_alias(args.alias, ssh_config, destination=_destination(args.alias, config, explicit))
     transport = Transport(resolve_jump=lambda name: resolve_alias(name, ssh_config))
     verdict, key_line = asyncio.run(transport.fetch_host_key(target, float(config.passes.timeout)))
     where = known_hosts_name(target.hostname, target.port)

@@ -50,6 +50,14 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "inventory": lambda p: _strings(
         p, "--inventory", "FILE", "YAML inventory (repeatable); when given, the fleet is its hosts", many=True
     ),
+    "ansible_inventory": lambda p: _strings(
+        p,
+        "--ansible-inventory",
+        "PATH",
+        "Ansible inventory (repeatable; anything ansible-inventory -i reads): its hosts join the fleet, "
+        "its groups are groups, ansible_host/user/port are honoured",
+        many=True,
+    ),
     "host": lambda p: _strings(p, "--host", "ALIAS", "this host (repeatable)", many=True),
     "group": lambda p: _strings(
         p, "--group", "G", "the hosts of this inventory group (repeatable)", many=True
@@ -108,7 +116,7 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
         "under cron's period)",
     ),
 }
-SELECT = ("config", "ssh_config", "inventory", "host", "group")
+SELECT = ("config", "ssh_config", "inventory", "ansible_inventory", "host", "group")
 RUN = ("interval", "timeout", "concurrency", "notify", "dry_run")
 WATCH = ("once", "quiet", "utc")
 MAIN = (*SELECT, "state_dir", "json", *RUN, *WATCH, "metrics_listen")
@@ -192,14 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "trust",
         "fetch a host's key, show its fingerprint, record it once confirmed",
-        ("config", "ssh_config", "timeout"),
+        ("config", "ssh_config", "inventory", "ansible_inventory", "timeout"),
     )
     trust.add_argument("alias")
     silence = _command(
         subs,
         "silence",
         "mute HOST[:DETECTOR] notifications for a while",
-        ("config", "ssh_config", "inventory", "state_dir"),
+        ("config", "ssh_config", "inventory", "ansible_inventory", "state_dir"),
     )
     silence.add_argument("target", metavar="HOST[:DETECTOR]", help="a host of the fleet or a glob (pi*)")
     silence.add_argument("--for", dest="duration", metavar="DURATION", required=True, help="e.g. 2h, 30m, 1d")

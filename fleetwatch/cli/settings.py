@@ -37,7 +37,7 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
     """
     config = base if base is not None else load_config(getattr(args, "config", None))
     layers: list[tuple[str, str, str]] = []  # (setting, value, where it came from)
-    for name in (*_OVERLAY, "inventory", "notify"):
+    for name in (*_OVERLAY, "inventory", "ansible_inventory", "notify"):
         env = os.environ.get(f"FLEETWATCH_{name.upper()}") if base is None else None
         if env:
             layers.append((name, env, f"FLEETWATCH_{name.upper()}"))
@@ -45,8 +45,9 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
         value = getattr(args, name, None)
         if value is not None:
             layers.append((name, str(value), f"--{name.replace('_', '-')}"))
-    if getattr(args, "inventory", None):
-        layers.append(("inventory", os.pathsep.join(args.inventory), "--inventory"))
+    for name in ("inventory", "ansible_inventory"):
+        if getattr(args, name, None):
+            layers.append((name, os.pathsep.join(getattr(args, name)), f"--{name.replace('_', '-')}"))
     for url in getattr(args, "notify", None) or ():
         layers.append(("notify", url, "--notify"))
     for name, value, source in layers:
@@ -59,8 +60,10 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
 
 def _convert(config: Config, name: str, value: str) -> dict[tuple[str, ...], Any]:
     """One overlay value as config changes; ValueError when it is not a valid value."""
-    if name == "inventory":
-        return {("inventories",): tuple(p for p in value.split(os.pathsep) if p)}
+    if name in ("inventory", "ansible_inventory"):
+        return {
+            (f"{name.removesuffix('inventory')}inventories",): tuple(p for p in value.split(os.pathsep) if p)
+        }
     if name == "notify":  # FLEETWATCH_NOTIFY may hold several URLs, separated by whitespace
         return {("notify",): (*config.notify, *(Target(url) for url in value.split()))}
     where = _OVERLAY[name]
@@ -99,6 +102,7 @@ def selected_fleet(
         explicit_config=explicit,
         everything=listing and not (names or groups),
         resolve=resolve,
+        ansible=[Path(p).expanduser() for p in config.ansible_inventories],
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleetwatch.errors import HostError, InventoryError
+from fleetwatch.inventory.ansible import load_ansible
 from fleetwatch.inventory.model import Destination, Host
 from fleetwatch.inventory.resolve import resolve_all
 from fleetwatch.inventory.ssh_config import discover_aliases
@@ -28,14 +29,32 @@ class Member:
     """How ssh reaches it, when its inventory says more than its name (None: ``ssh ALIAS``)."""
 
 
-def members(ssh_config: Path, inventories: Sequence[Path], *, explicit_config: bool = True) -> list[Member]:
-    """The inventories' hosts, else every concrete alias of the ssh_config (nothing resolved yet).
+def members(
+    ssh_config: Path,
+    inventories: Sequence[Path],
+    *,
+    explicit_config: bool = True,
+    ansible: Sequence[Path] = (),
+) -> list[Member]:
+    """The inventories' hosts (YAML, then Ansible), else every concrete alias of the ssh_config (nothing
+    resolved yet).
 
     A missing default ssh_config (``explicit_config=False``) is an empty fleet, as it is no error to ssh;
-    unreadable or invalid files raise ``InventoryError``.
+    unreadable or invalid files raise ``InventoryError``, and so does a host declared in both kinds.
     """
-    if inventories:
-        return [Member(h.alias, h.groups, h.settings) for h in _inventory_hosts(inventories)]
+    if inventories or ansible:
+        declared = _inventory_hosts(inventories)
+        found = [Member(h.alias, h.groups, h.settings) for h in declared]
+        where = {h.alias: f"{h.path}:{h.line}" for h in declared}
+        for h in load_ansible(ansible) if ansible else ():
+            if h.alias in where:
+                raise InventoryError(
+                    f"host {h.alias!r} is also declared in {where[h.alias]}; declare each host in one "
+                    "inventory (fleetwatch settings of an Ansible host go in its fleetwatch_* variables)",
+                    path=", ".join(map(str, ansible)),
+                )
+            found.append(Member(h.alias, h.groups, h.settings, h.destination))
+        return found
     if explicit_config or ssh_config.expanduser().exists():
         return [Member(alias) for alias in discover_aliases(ssh_config)]
     return []
@@ -52,7 +71,9 @@ def pick(fleet: Sequence[Member], names: Sequence[str], groups: Sequence[str]) -
     known = list(dict.fromkeys(g for m in fleet for g in m.groups))
     for group in groups:
         if group not in known:
-            listing = ", ".join(known) or "none (groups are declared in --inventory files)"
+            listing = (
+                ", ".join(known) or "none (groups are declared in --inventory or --ansible-inventory files)"
+            )
             raise InventoryError(f"unknown group {group!r}; known groups: {listing}")
     wanted = set(groups)
     chosen = [m for m in fleet if m.alias in names or (m.settings.enabled and wanted & set(m.groups))]
@@ -104,17 +125,19 @@ def select_fleet(
     explicit_config: bool,
     everything: bool = False,
     resolve: bool = True,
+    ansible: Sequence[Path] = (),
 ) -> Fleet:
     """Discover and select members (all of them with ``everything``), then resolve them unless a
     read-only view needs only their names (``resolve=False``)."""
-    fleet = members(ssh_config, inventories, explicit_config=explicit_config)
+    fleet = members(ssh_config, inventories, explicit_config=explicit_config, ansible=ansible)
     chosen = fleet if everything else pick(fleet, names, groups)
     if not resolve:
         return Fleet(tuple(chosen), (), {}, ssh_config)
     hosts, errors = resolve_members(chosen, ssh_config)
     _config_broken(errors)
     known = {m.alias for m in fleet}
-    _named_but_unknown([h for h in hosts if h.alias not in known], ssh_config, [str(p) for p in inventories])
+    named = [str(p) for p in (*inventories, *ansible)]
+    _named_but_unknown([h for h in hosts if h.alias not in known], ssh_config, named)
     unresolved = {e.host: e for e in errors if isinstance(e, HostError)}
     return Fleet(tuple(chosen), tuple(hosts), unresolved, ssh_config)
 
@@ -173,9 +196,10 @@ def load_fleet(
     *,
     explicit_config: bool = True,
     everything: bool = False,
+    ansible: Sequence[Path] = (),
 ) -> tuple[list[Host], list[InventoryError]]:
     """Discover, select (unless ``everything``) and resolve: only selected hosts cost an ``ssh -G``."""
-    fleet = members(ssh_config, inventories, explicit_config=explicit_config)
+    fleet = members(ssh_config, inventories, explicit_config=explicit_config, ansible=ansible)
     chosen = fleet if everything else pick(fleet, names, groups)
     return resolve_members(chosen, ssh_config)
 

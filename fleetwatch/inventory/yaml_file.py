@@ -210,7 +210,7 @@ class _Doc:
             or (whole and isinstance(value, float))
         ):
             raise self.error(node, f"threshold {name!r} {where} must be {number}, got {self.kind(node)}")
-        in_range, wanted = _bounds(name)
+        in_range, wanted = threshold_bounds(name)
         if not math.isfinite(value) or not in_range(value):
             raise self.error(node, f"threshold {name!r} {where} must be {wanted}, got {node.value}")
         return value if whole else float(value)
@@ -316,7 +316,7 @@ def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
-def _bounds(name: str) -> tuple[Callable[[float], bool], str]:
+def threshold_bounds(name: str) -> tuple[Callable[[float], bool], str]:
     """The valid range of a threshold, from its name's unit, and how to say it."""
     if name.endswith("_pct"):
         return (lambda v: 0 <= v <= 100), "a percentage from 0 to 100"
