@@ -57,7 +57,7 @@ def serve_metrics(listen: str, status: FleetStatus | None = None) -> MetricsServ
     try:
         host, port = host_port(listen)
     except ValueError as exc:
-        raise ConfigError(f"--metrics-listen: {exc}") from None
+        raise ConfigError(f"metrics address: {exc}") from None
     exposed = Exposed(status)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(exposed, lifetime=True))
@@ -69,8 +69,8 @@ def serve_metrics(listen: str, status: FleetStatus | None = None) -> MetricsServ
         server, thread = start_http_server(port, host, registry)
     except OSError as exc:
         raise ConfigError(
-            f"--metrics-listen {listen}: cannot listen there ({exc.strerror or exc}); choose another "
-            "address or port (port 0: any free one)"
+            f"cannot serve metrics on {listen} ({exc.strerror or exc}): choose another address or port "
+            "for --metrics-listen / metrics_listen (port 0: any free one)"
         ) from None
     bound, bound_port = server.server_address[:2]
     bound_host = bound.decode() if isinstance(bound, bytes) else bound

@@ -307,7 +307,8 @@ def test_a_taken_port_or_a_bad_address_is_a_config_error_that_says_what_to_do() 
     try:
         taken = server.url.split(":")[2].split("/")[0]
         with pytest.raises(
-            ConfigError, match=rf"--metrics-listen 127.0.0.1:{taken}: cannot listen there .*port 0"
+            ConfigError,
+            match=rf"cannot serve metrics on 127.0.0.1:{taken} \(Address already in use\): .*port 0",
         ):
             serve_metrics(f"127.0.0.1:{taken}")
     finally:
