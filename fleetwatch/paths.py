@@ -24,6 +24,11 @@ def state_dir(override: str | None = None) -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / "fleetwatch"
 
 
+def cache_dir() -> Path:
+    """What fleetwatch can rebuild (resolved ``ssh -G`` answers): ``$XDG_CACHE_HOME/fleetwatch``."""
+    return _xdg("XDG_CACHE_HOME", ".cache") / "fleetwatch"
+
+
 def config_dir() -> Path:
     """Directory holding fleetwatch's own config file."""
     return _xdg("XDG_CONFIG_HOME", ".config") / "fleetwatch"

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fleetwatch import paths
 from fleetwatch.errors import HostError, InventoryError, Stage
 from fleetwatch.inventory.fallback import parse_target
 from fleetwatch.inventory.model import Destination, SshTarget
@@ -316,16 +317,9 @@ def _follow(path: Path, user_config: bool, depth: int, digest: hashlib._Hash, fi
     return True
 
 
-def cache_dir() -> Path:
-    """Where resolved targets are kept: ``$XDG_CACHE_HOME/fleetwatch`` (default ``~/.cache``)."""
-    value = os.environ.get("XDG_CACHE_HOME")
-    base = Path(value) if value and os.path.isabs(value) else Path.home() / ".cache"
-    return base / "fleetwatch"
-
-
 def _cache_file(config_path: Path) -> Path:
     which = shlex.join(ssh_g_argv("", config_path)[:-1]) + f" uid={os.getuid()}"
-    return cache_dir() / f"ssh-G-{hashlib.sha256(which.encode()).hexdigest()[:16]}.json"
+    return paths.cache_dir() / f"ssh-G-{hashlib.sha256(which.encode()).hexdigest()[:16]}.json"
 
 
 def _load_cache(config_path: Path, inputs: ConfigInputs) -> dict[str, str]:
