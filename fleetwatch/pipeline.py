@@ -17,7 +17,7 @@ from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance, open_o
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
 from fleetwatch.inventory.model import Host
-from fleetwatch.probe.poll import as_failure, poll_within
+from fleetwatch.probe.poll import Polled, as_failure, poll_within
 from fleetwatch.settings import PassSettings, Thresholds
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
@@ -164,8 +164,10 @@ async def run_pass(
     unresolved: Mapping[str, HostError] | None = None,
     settings: PassSettings | None = None,
     sink: TransitionSink | None = None,
+    on_polled: Polled | None = None,
 ) -> PassResult:
-    """Poll ``hosts`` and settle the results; hosts that failed to resolve count as failed polls."""
+    """Poll ``hosts`` and settle the results; hosts that failed to resolve count as failed polls.
+    ``on_polled`` hears of each host's result as its poll ends (before the pass settles)."""
     settings = settings or PassSettings()
     started = time.monotonic()
     reachable = [h for h in hosts if h.alias not in (unresolved or {})]
@@ -178,6 +180,7 @@ async def run_pass(
         timeout=settings.timeout,
         concurrency=settings.concurrency,
         deadline=settings.deadline,
+        on_polled=on_polled,
     )
     results.update(polled)
     observations, findings, transitions, after, vantage = settle(

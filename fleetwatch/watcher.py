@@ -36,6 +36,7 @@ from fleetwatch.notify.messages import compose_text
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.notify.sender import flush
 from fleetwatch.pipeline import PassResult, run_pass
+from fleetwatch.probe.poll import Polled
 from fleetwatch.settings import WATCH_INTERVAL, PassSettings
 from fleetwatch.status import FleetStatus, HostEntry, StoredState, build
 from fleetwatch.store import Store
@@ -103,8 +104,9 @@ class Watcher:
         self.settings = self.config.passes.with_defaults(self.default_interval, self.default_deadline)
         self.outbox = Outbox(self.store.connection, self.config.notify)
 
-    async def run_pass(self) -> PassResult:
-        """Poll, detect, settle: episodes and the notification outbox in one transaction."""
+    async def run_pass(self, on_polled: Polled | None = None) -> PassResult:
+        """Poll, detect, settle: episodes and the notification outbox in one transaction;
+        ``on_polled`` hears of each host's result as its poll ends (the TUI shows who is still out)."""
         if self.config.heartbeat_url:
             await self._heartbeat(self.config.heartbeat_url, Signal.START)
         result = await run_pass(
@@ -114,6 +116,7 @@ class Watcher:
             unresolved=self.fleet.unresolved,
             settings=self.settings,
             sink=self.outbox,
+            on_polled=on_polled,
         )
         self.passes += 1
         if result.vantage.gap_s is not None:

@@ -190,11 +190,18 @@ def test_one_pipeline_pass_flags_each_broken_host_and_not_the_healthy_ones(tmp_p
     from fleetwatch.pipeline import run_pass
     from fleetwatch.store import Store
 
+    heard: list[str] = []
+
     async def body(fleet: DemoFleet, ts: dict[str, SshTarget]) -> dict[str, set[str]]:
         store = Store.open(fleet.state_dir)
         transport = Transport()
         try:
-            result = await run_pass(transport, store, [Host(a, t) for a, t in ts.items()])
+            result = await run_pass(
+                transport,
+                store,
+                [Host(a, t) for a, t in ts.items()],
+                on_polled=lambda alias, _: heard.append(alias),
+            )
         finally:
             await transport.close()
             store.close()
@@ -211,6 +218,8 @@ def test_one_pipeline_pass_flags_each_broken_host_and_not_the_healthy_ones(tmp_p
         "demo-unreachable": {"remote_blip"},
         "demo-slow": set(),
     }
+    # Each host is heard of as its own poll ends: the slow one (3 s) last, not all at the end.
+    assert sorted(heard) == sorted(h.alias for h in HOSTS) and heard[-1] == "demo-slow"
 
 
 def test_cli_demo_once_prints_the_expected_alerts_and_exits_critical(
