@@ -132,9 +132,11 @@ class Watcher:
         return read_status(self.store, entries(self.fleet), self.config, self.settings, time.time(), pending)
 
     async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> list[ActionOutcome]:
-        """Auto-stop (opt-in), send what is due (in the background in watch mode: delivery never blocks
-        polling), heartbeat.  Returns the auto-stop outcomes of this pass."""
-        outcomes = await self._auto_stop(result, dry_run) if self.config.auto_stop.on else []
+        """Auto-stop (opt-in) and the re-verification of earlier stops still settling (a person's too),
+        send what is due (in the background in watch mode: delivery never blocks polling), heartbeat.
+        Returns the stop outcomes of this pass."""
+        acting = self.config.auto_stop.on or self._stops_settling()
+        outcomes = await self._auto_stop(result, dry_run) if acting else []
         if background:
             if self._sending is None or self._sending.done():
                 self._sending = asyncio.create_task(self.send())
@@ -144,6 +146,15 @@ class Watcher:
             blind = self.status(after=result).blind
             await self._heartbeat(self.config.heartbeat_url, Signal.FAIL if blind else Signal.SUCCESS)
         return outcomes
+
+    def _stops_settling(self) -> bool:
+        """Stops of this fleet's hosts still draining or unverified (``run_auto_stop`` re-verifies them)."""
+        from fleetwatch.actions.audit import Audit
+
+        mine = set(self.fleet.names)
+        return any(
+            rec.host in mine for rec in Audit(self.store.connection, self.store.path.parent).unsettled()
+        )
 
     async def _auto_stop(self, result: PassResult, dry_run: bool) -> list[ActionOutcome]:
         from fleetwatch.actions import Outcome, run_auto_stop
@@ -181,7 +192,7 @@ class Watcher:
             note = compose_text(
                 "action",
                 severity,
-                f"{severity.tag} {o.host} auto-stop {o.outcome}",
+                f"{severity.tag} {o.host} {o.kind} {o.outcome}",
                 f"{o.summary}\nran: {o.command} on {o.where}",
                 [host or o.host],
                 now,
