@@ -2,7 +2,8 @@
 
 The listeners run as tasks in the caller's event loop, so the real transport can poll them in the
 same loop.  They accept only public-key auth with the demo's client key and only two commands: the
-probe, and fleetwatch's ``agent-runner stop`` (after which the host's peek shows serve gone).
+probe, and fleetwatch's ``agent-runner stop`` (after which the host's peek shows serve gone); an
+interactive ``ssh`` gets a one-line greeting and ends on enter.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def is_stop(command: str | None) -> bool:
 
 def _handler(host: SimHost, stopped: set[str]) -> Callable[[asyncssh.SSHServerProcess[str]], Awaitable[None]]:
     async def handle(process: asyncssh.SSHServerProcess[str]) -> None:
+        if process.command is None:  # `ssh demo-x` from the TUI's `e`: say where you are, wait for enter
+            process.stdout.write(
+                f"{host.alias}: a simulated agent-runner host ({host.summary}).\r\n"
+                "On a real host this is your shell. Press enter to go back.\r\n"
+            )
+            await process.stdin.readline()
+            process.exit(0)
+            return
         if is_stop(process.command):
             stopped.add(host.alias)
             process.stderr.write("agent-runner: stopping service...\nagent-runner: stopped (0.1s)\n")
