@@ -84,6 +84,11 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
         p, "--dry-run", "auto-stop: say what would run where, change nothing on the hosts"
     ),
     "once": lambda p: _flag(p, "--once", "one pass, print open alerts, then exit 0/1/2/3"),
+    "read_only": lambda p: _flag(
+        p, "--read-only", "change nothing: no stop or auto-stop, no ack, silence or unsilence"
+    ),
+    "demo": lambda p: _flag(p, "--demo", "on the embedded simulated fleet (as `fleetwatch demo`)"),
+    "tui": lambda p: _flag(p, "--tui", "open the full-screen TUI on it (as `fleetwatch tui --demo`)"),
     "quiet": lambda p: _flag(p, "--quiet", "no line per pass on stderr (alerts and problems still print)"),
     "utc": lambda p: _flag(p, "--utc", "timestamps in UTC instead of local time"),
     "deadline": lambda p: _strings(
@@ -178,7 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "demo",
         "run the real pipeline against an embedded simulated fleet",
-        ("host", "group", "state_dir", "json", "interval", "timeout", "concurrency", "dry_run", *WATCH),
+        (
+            "host",
+            "group",
+            "state_dir",
+            "json",
+            "interval",
+            "timeout",
+            "concurrency",
+            "dry_run",
+            *WATCH,
+            "tui",
+        ),
+    )
+    _command(
+        subs,
+        "tui",
+        "the whole fleet on one full-screen terminal UI: drill in, ack, silence, stop, ssh",
+        (*SELECT, "state_dir", *RUN, "read_only", "demo"),
     )
     return parser
 
