@@ -19,26 +19,28 @@ Row = tuple[str, tuple[Text, ...]]
 """A row key and its cells."""
 
 EPISODE_COLUMNS: Sequence[tuple[str, int | None]] = (
-    ("TIME", 14),
+    ("TIME", 11),
     ("HOST", 16),
     ("CHANGE", 9),
     ("ALERT", 24),
     ("MESSAGE", None),
 )
 DELIVERY_COLUMNS: Sequence[tuple[str, int | None]] = (
-    ("TIME", 14),
+    ("TIME", 11),
     ("NOTIFICATION", 30),
-    ("TARGET", 24),
+    ("TARGET", 20),
     ("STATE", 10),
     ("DETAIL", None),
 )
 ACTION_COLUMNS: Sequence[tuple[str, int | None]] = (
-    ("TIME", 14),
+    ("TIME", 11),
     ("HOST", 16),
     ("ACTION", 22),
     ("OUTCOME", 10),
     ("DETAIL", None),
 )
+"""The tables' columns: header and width (``None``: the rest; the row under the cursor is also shown
+in full below the table, so a narrow screen loses nothing)."""
 _OUTCOME_STYLES = {
     Outcome.STOPPED: "bold green",
     Outcome.DRY_RUN: "italic",

@@ -110,6 +110,11 @@ class RowContext:
     spend: Mapping[str, float] = field(default_factory=dict)
 
 
+def money(usd: float) -> str:
+    """``$12.34``; cents hide an agent's small spend, so below a dollar: ``$0.0012``."""
+    return f"${usd:.2f}" if abs(usd) >= 1 else f"${usd:.4f}"
+
+
 def _old(text: str, current: bool) -> Text:
     if text == "-" or current:
         return Text(text)
@@ -133,8 +138,8 @@ def poll_cell(h: HostStatus, ctx: RowContext) -> Text:
         return Text("-")
     if h.current:
         return Text(f"{poll.latency_s:.1f} s" if poll.latency_s is not None else "ok")
-    if poll.ok_at is None:
-        return Text("never ok", style=OLD)
+    if poll.ok_at is None:  # never answered: say where it fails
+        return Text(f"✗ {poll.stage}" if poll.failed_last and poll.stage else "never ok", style=OLD)
     return Text(f"ok {human_duration(max(0.0, ctx.now - poll.ok_at))} ago", style=OLD)
 
 
@@ -164,7 +169,7 @@ def cells(h: HostStatus, ctx: RowContext) -> dict[str, Text]:
         "disk": Text("-"),
         "load": Text("-"),
         "alerts": alerts_cell(h),
-        "spend": Text(f"${ctx.spend[h.alias]:.2f}" if h.alias in ctx.spend else "-"),
+        "spend": Text(money(ctx.spend[h.alias]) if h.alias in ctx.spend else "-"),
         "poll": poll_cell(h, ctx),
         "group": Text(",".join(h.groups) or "-"),
     }

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
+from fleetwatch.basics import human_duration
 from fleetwatch.store import Store
 
 P = ParamSpec("P")
@@ -28,13 +29,13 @@ SeriesProvider = Callable[[str, str, float, float], Points]
 EtaProvider = Callable[[str, float], float | None]
 """``(host, now) -> when the disk is estimated full`` (epoch seconds), or None."""
 
-METRICS: tuple[tuple[str, str, str], ...] = (
-    ("disk_used_pct", "disk %", "{:.0f}%"),
-    ("load_1m", "load", "{:.2f}"),
-    ("round_duration_s", "round duration", "{:.0f} s"),
-    ("spend_usd", "spend", "${:.2f}"),
+METRICS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("disk_used_pct", "disk %", "{:.0f}%".format),
+    ("load_1m", "load", "{:.2f}".format),
+    ("round_duration_s", "round duration", human_duration),
+    ("spend_usd", "spend per round", lambda usd: f"${usd:.2f}" if abs(usd) >= 1 else f"${usd:.4f}"),
 )
-"""The plotted metrics: key, label, value format."""
+"""The plotted metrics: key, label, how a value reads."""
 
 
 @dataclass(frozen=True)

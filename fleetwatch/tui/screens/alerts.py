@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from fleetwatch import silences
 from fleetwatch.tui import alert_log
@@ -31,10 +31,17 @@ TABLES = {
 
 
 def fit(specs: Sequence[tuple[str, int | None]], width: int) -> list[tuple[str, str, int]]:
-    """Column widths for ``width`` cells: the last column (``None``) takes what is left."""
-    fixed = sum((w or 0) + 2 for _, w in specs)
-    rest = max(20, width - fixed - 2 - 1)
-    return [(label.lower(), label, w if w is not None else rest) for label, w in specs]
+    """Column widths for ``width`` cells: the last column (``None``) takes what is left (the row under
+    the cursor is shown in full below the table anyway)."""
+    widths = [w or 0 for _, w in specs]
+    room = width - 2 * len(specs) - 1  # one space either side of each column; the scrollbar
+    while room - sum(widths) < 12 and max(widths) > 8:  # a narrow screen: shrink the widest first
+        widths[widths.index(max(widths))] -= 1
+    rest = max(12, room - sum(widths))
+    return [
+        (label.lower(), label, w if spec is not None else rest)
+        for (label, spec), w in zip(specs, widths, strict=True)
+    ]
 
 
 class AlertsScreen(Screen[None]):
@@ -58,6 +65,7 @@ class AlertsScreen(Screen[None]):
                 yield KeyedTable(id="log-actions")
             with TabPane("Silences", id="tab-silences"):
                 yield KeyedTable(id="log-silences")
+        yield Static(id="log-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -104,6 +112,28 @@ class AlertsScreen(Screen[None]):
                 table = self.query_one(f"#{table_id}", KeyedTable)
                 table.apply([(key, dict(zip(table.column_keys, cells, strict=True))) for key, cells in rows])
             self.query_one("#log-summary", Static).update(self._summary())
+            active = self.query_one(TabbedContent).active_pane
+            if active is not None:
+                self._show_row(active.query_one(KeyedTable))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        active = self.query_one(TabbedContent).active_pane
+        if active is not None and event.data_table in list(active.query(KeyedTable)):
+            self._show_row(event.data_table)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane
+        if pane is not None:
+            self._show_row(pane.query_one(KeyedTable))
+
+    def _show_row(self, table: DataTable[Text]) -> None:
+        """The highlighted row in full, wrapped, under the table."""
+        detail = self.query_one("#log-detail", Static)
+        if not table.row_count or not 0 <= table.cursor_row < table.row_count:
+            detail.update("")
+            return
+        cells = table.get_row_at(table.cursor_row)
+        detail.update(Text(" · ").join(c if isinstance(c, Text) else Text(str(c)) for c in cells))
 
     def _summary(self) -> Text:
         state = self.fleet_app.state
@@ -115,7 +145,7 @@ class AlertsScreen(Screen[None]):
         lines.append(f" · {opened} open alert{'s' if opened != 1 else ''}")
         lines.append(f" · {len(status.silences)} silence{'s' if len(status.silences) != 1 else ''}/acks")
         if state.info is not None and not state.info.targets:
-            lines.append(" · no notification targets configured", style="dim")
+            lines.append(" · no notification targets", style="dim")
         for b in status.backlog:
             lines.append(f"\n{b.describe()}", style="yellow")
         return lines

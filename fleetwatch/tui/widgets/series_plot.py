@@ -13,12 +13,18 @@ from rich.text import Text
 from textual import work
 from textual.widget import Widget
 
-from fleetwatch.basics import human_duration
 from fleetwatch.tui.chart import bounds, braille
 from fleetwatch.tui.history import Points, SeriesProvider
 
 GUTTER = 8
 """Cells left of the chart for the value labels."""
+
+
+def window_label(seconds: float) -> str:
+    """``1 h``, ``24 h``, ``7 d``."""
+    if seconds >= 86400 * 2:
+        return f"{seconds / 86400:g} d"
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
 
 
 class SeriesPlot(Widget):
@@ -29,7 +35,7 @@ class SeriesPlot(Widget):
         host: str,
         metric: str,
         label: str,
-        fmt: str,
+        fmt: Callable[[float], str],
         provider: SeriesProvider,
         *,
         window_s: float,
@@ -72,7 +78,7 @@ class SeriesPlot(Widget):
         self.refresh()
 
     def render(self) -> Text:
-        title = Text(f"{self.label} ({human_duration(self.window_s)})", style="bold")
+        title = Text(f"{self.label} ({window_label(self.window_s)})", style="bold")
         if self.problem is not None:
             return title + Text(f"\n{self.problem}", style="italic")
         if self.points is None:
@@ -80,7 +86,7 @@ class SeriesPlot(Widget):
         if not self.points:
             return title + Text("\nno samples in this window", style="dim")
         values = [v for _, v in self.points]
-        title.append(f"  now {self.fmt.format(values[-1])}")
+        title.append(f"  now {self.fmt(values[-1])}")
         if self.note:
             title.append(f"  {self.note}", style="bold yellow")
         rows = max(1, self.size.height - 1)
@@ -88,7 +94,7 @@ class SeriesPlot(Widget):
         low, high = bounds(values)
         out = title
         for i, line in enumerate(lines):
-            label = self.fmt.format(high) if i == 0 else self.fmt.format(low) if i == rows - 1 else ""
+            label = self.fmt(high) if i == 0 else self.fmt(low) if i == rows - 1 else ""
             out.append("\n" + label.rjust(GUTTER - 1)[: GUTTER - 1] + " ", style="dim")
             out.append(line, style="cyan")
         return out
