@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from textual.message import Message
 
@@ -110,6 +110,7 @@ class Backend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: Watcher | None = None
         self._wake: asyncio.Event | None = None
+        self._closed: asyncio.Event | None = None
         self._closing = False
         self._forced = False
         self._interval: float | None = None
@@ -125,11 +126,21 @@ class Backend:
     async def _main(self, cancelled: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
         watch = asyncio.create_task(self._watch_cancel(cancelled))
         try:
             async with AsyncExitStack() as stack:
+                opening: asyncio.Future[Watcher] = asyncio.ensure_future(self._opener(stack))
+                closing = asyncio.ensure_future(self._closed.wait())
+                racing: list[asyncio.Future[Any]] = [opening, closing]
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+                closing.cancel()
+                if not opening.done():  # the App closed while opening hung (a slow ssh -G, a stuck demo)
+                    opening.cancel()
+                    await asyncio.gather(opening, return_exceptions=True)
+                    return
                 try:
-                    watcher = await self._opener(stack)
+                    watcher = opening.result()
                 except Exception as exc:
                     self._post(BackendFailed(self._notice(exc, "opening the watcher")))
                     return
@@ -255,6 +266,8 @@ class Backend:
         """On the backend's loop: wake the pass loop for a forced pass, a new interval or closing."""
         self._forced = self._forced or forced
         self._closing = self._closing or closing
+        if closing and self._closed is not None:
+            self._closed.set()
         if interval is not None:
             self._interval = interval
             if self._watcher is not None:

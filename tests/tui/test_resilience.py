@@ -3,10 +3,12 @@ state store, errors that must become notifications and never tracebacks."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -202,3 +204,20 @@ def test_an_error_past_every_guard_ends_the_app_with_one_line_and_no_traceback(
     assert said.startswith("fleetwatch: internal error, the TUI had to stop: RuntimeError: escaped")
     assert "Traceback" not in said
     assert "RuntimeError: escaped" in (tmp_path / "tui-errors.log").read_text()
+
+
+def test_quitting_while_the_watcher_is_still_opening_does_not_hang(tmp_path: Path) -> None:
+    async def opener(stack: AsyncExitStack) -> Watcher:
+        await asyncio.Event().wait()  # a resolver or a demo fleet that never comes up
+        raise AssertionError
+
+    app = FleetwatchApp(opener, options=Options(), view_file=tmp_path / "v.json")
+
+    async def body(pilot: Pilot[int]) -> None:
+        await pilot.pause(0.2)
+        assert "opening the state store and the fleet" in str(app.screen.query_one("#summary").render())
+        await pilot.press("q")
+
+    started = time.monotonic()
+    pilot_run(app, body)
+    assert time.monotonic() - started < 5
