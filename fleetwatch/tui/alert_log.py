@@ -1,21 +1,19 @@
 """The alert log's three tables: episode transitions across the fleet, notification deliveries and
-stop actions, as keyed rows of rich ``Text``.  Pure presentation of stored records.
+stop actions, as keyed rows of cells (text, style).  Pure presentation of stored records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
-
 from fleetwatch.actions.plan import MANUAL, AuditRecord, Outcome
 from fleetwatch.basics import human_duration
 from fleetwatch.episodes import Change, Transition
 from fleetwatch.notify.model import DeliveryStatus
-from fleetwatch.tui.columns import OLD, SEVERITY_STYLES
+from fleetwatch.tui.columns import OLD, SEVERITY_STYLES, Cell
 from fleetwatch.tui.detail import when
 
-Row = tuple[str, tuple[Text, ...]]
+Row = tuple[str, tuple[Cell, ...]]
 """A row key and its cells."""
 
 EPISODE_COLUMNS: Sequence[tuple[str, int | None]] = (
@@ -62,11 +60,11 @@ def episode_row(tid: int, t: Transition, now: float) -> Row:
     else:
         message = ep.message + (f" → {ep.hint}" if ep.hint else "")
     cells = (
-        Text(when(t.at, now)),
-        Text(ep.host),
-        Text(str(t.change), style=style),
-        Text(f"{'[ OK ]' if resolved else ep.severity.tag} {ep.detector}", style=style),
-        Text(message),
+        (when(t.at, now), ""),
+        (ep.host, ""),
+        (str(t.change), style),
+        (f"{'[ OK ]' if resolved else ep.severity.tag} {ep.detector}", style),
+        (message, ""),
     )
     return f"t{tid}", cells
 
@@ -86,11 +84,11 @@ def delivery_row(d: DeliveryStatus, now: float) -> Row:
         detail = f"attempt {d.attempts + 1}" if d.attempts else "queued"
     state = "retrying" if d.state == "failed" else d.state
     cells = (
-        Text(when(d.created_at, now)),
-        Text(d.title, style=SEVERITY_STYLES[d.severity]),
-        Text(d.target or "-"),
-        Text(state, style=_DELIVERY_STYLES.get(d.state, OLD)),
-        Text(detail),
+        (when(d.created_at, now), ""),
+        (d.title, SEVERITY_STYLES[d.severity]),
+        (d.target or "-", ""),
+        (state, _DELIVERY_STYLES.get(d.state, OLD)),
+        (detail, ""),
     )
     return f"n{d.notification_id}.{d.delivery_id or 0}", cells
 
@@ -102,10 +100,10 @@ def action_row(rec: AuditRecord, now: float) -> Row:
         what += " [dry run]"
     detail = rec.detail or f"{' '.join(rec.argv)} on {rec.where}"
     cells = (
-        Text(when(rec.started_at, now)),
-        Text(rec.host),
-        Text(what),
-        Text(str(rec.outcome), style=_OUTCOME_STYLES.get(rec.outcome, "")),
-        Text(f"{detail} (by {rec.who})"),
+        (when(rec.started_at, now), ""),
+        (rec.host, ""),
+        (what, ""),
+        (str(rec.outcome), _OUTCOME_STYLES.get(rec.outcome, "")),
+        (f"{detail} (by {rec.who})", ""),
     )
     return f"a{rec.id}", cells

@@ -1,7 +1,8 @@
 """The fleet table's columns: what each cell of a status row says, how rows sort, which columns fit.
 
-Pure presentation of ``HostStatus`` (rich ``Text`` only, no Textual): the table widget diffs these
-cells by row key and column key.  A host's values are shown bracketed and dim when they are not current
+Pure presentation of ``HostStatus`` (no Textual): a cell is its text and a rich style, plain tuples the
+table widget compares cheaply by row key and column key (only changed cells become ``Text``).  A
+host's values are shown bracketed and dim when they are not current
 (its latest poll failed, or is too old), with their age in the POLL column, as ``fleetwatch status``
 does, so nothing old ever reads as current.
 """
@@ -11,8 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-from rich.text import Text
 
 from fleetwatch.basics import human_duration
 from fleetwatch.findings import Severity
@@ -41,6 +40,8 @@ WORST_FIRST = (
     HostState.NEVER_POLLED,
     HostState.OK,
 )
+Cell = tuple[str, str]
+"""A cell's text and its rich style ("" for none)."""
 OLD = "dim"
 """Style of values that are not current (bracketed as well, for monochrome terminals)."""
 
@@ -115,63 +116,63 @@ def money(usd: float) -> str:
     return f"${usd:.2f}" if abs(usd) >= 1 else f"${usd:.4f}"
 
 
-def _old(text: str, current: bool) -> Text:
+def _old(text: str, current: bool) -> Cell:
     if text == "-" or current:
-        return Text(text)
-    return Text(f"[{text}]", style=OLD)
+        return (text, "")
+    return (f"[{text}]", OLD)
 
 
 def _facts(h: HostStatus) -> HostFacts | None:
     return h.poll.facts if h.poll is not None else None
 
 
-def poll_cell(h: HostStatus, ctx: RowContext) -> Text:
+def poll_cell(h: HostStatus, ctx: RowContext) -> Cell:
     """``polling… 12 s`` while out; the latest latency; or how old the shown values are."""
     since = ctx.polling_since.get(h.alias)
     if since is not None:
-        return Text(f"polling… {human_duration(max(0.0, ctx.now - since))}", style="italic")
+        return (f"polling… {human_duration(max(0.0, ctx.now - since))}", "italic")
     if h.alias in ctx.latency:
         latency = ctx.latency[h.alias]
-        return Text(f"{latency:.1f} s" if latency is not None else "done")
+        return (f"{latency:.1f} s" if latency is not None else "done", "")
     poll = h.poll
     if poll is None:
-        return Text("-")
+        return ("-", "")
     if h.current:
-        return Text(f"{poll.latency_s:.1f} s" if poll.latency_s is not None else "ok")
+        return (f"{poll.latency_s:.1f} s" if poll.latency_s is not None else "ok", "")
     if poll.ok_at is None:  # never answered: say where it fails
-        return Text(f"✗ {poll.stage}" if poll.failed_last and poll.stage else "never ok", style=OLD)
-    return Text(f"ok {human_duration(max(0.0, ctx.now - poll.ok_at))} ago", style=OLD)
+        return (f"✗ {poll.stage}" if poll.failed_last and poll.stage else "never ok", OLD)
+    return (f"ok {human_duration(max(0.0, ctx.now - poll.ok_at))} ago", OLD)
 
 
-def alerts_cell(h: HostStatus) -> Text:
+def alerts_cell(h: HostStatus) -> Cell:
     """The worst open alert, ``+N`` more; ``*`` marks a muted one (silenced, acked or inhibited)."""
     if not h.alerts:
-        return Text("-")
+        return ("-", "")
     first = h.alerts[0]
     text = first.episode.detector + ("" if first.live else "*")
     if len(h.alerts) > 1:
         text += f" +{len(h.alerts) - 1}"
     live = h.live_severity
-    return Text(text, style=SEVERITY_STYLES[live] if live is not None else OLD)
+    return (text, SEVERITY_STYLES[live] if live is not None else OLD)
 
 
-def cells(h: HostStatus, ctx: RowContext) -> dict[str, Text]:
+def cells(h: HostStatus, ctx: RowContext) -> dict[str, Cell]:
     """Every column's cell for one host (the table shows the ones that fit)."""
     facts = _facts(h)
     current = h.current
-    state = Text(str(h.state), style=STATE_STYLES[h.state])
+    state = (str(h.state), STATE_STYLES[h.state])
     row = {
-        "host": Text(h.alias, style="" if h.enabled else "dim strike"),
+        "host": (h.alias, "" if h.enabled else "dim strike"),
         "state": state,
-        "round": Text("-"),
-        "phase": Text("-"),
-        "event": Text("-"),
-        "disk": Text("-"),
-        "load": Text("-"),
+        "round": ("-", ""),
+        "phase": ("-", ""),
+        "event": ("-", ""),
+        "disk": ("-", ""),
+        "load": ("-", ""),
         "alerts": alerts_cell(h),
-        "spend": Text(money(ctx.spend[h.alias]) if h.alias in ctx.spend else "-"),
+        "spend": (money(ctx.spend[h.alias]) if h.alias in ctx.spend else "-", ""),
         "poll": poll_cell(h, ctx),
-        "group": Text(",".join(h.groups) or "-"),
+        "group": (",".join(h.groups) or "-", ""),
     }
     if facts is not None:
         age = facts.newest_event_age_s(ctx.now)

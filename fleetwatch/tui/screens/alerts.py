@@ -94,10 +94,10 @@ class AlertsScreen(Screen[None]):
             (
                 f"s{s.id}",
                 (
-                    Text(f"#{s.id}"),
-                    Text("ack" if s.ack else "silence"),
-                    Text(s.target),
-                    Text(silences.describe(s, now)),
+                    (f"#{s.id}", ""),
+                    ("ack" if s.ack else "silence", ""),
+                    (s.target, ""),
+                    (silences.describe(s, now), ""),
                 ),
             )
             for s in reversed(shown)
