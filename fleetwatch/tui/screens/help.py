@@ -19,14 +19,15 @@ KEYS = (
     ("/", "filter the fleet (escape clears)"),
     ("o / O", "sort by the next column / reverse (or click a header)"),
     ("r", "poll now;  i  change the polling interval"),
-    ("s", "stop agent-runner on the host (asks first, shows what runs where)"),
+    ("s", "stop agent-runner on the host (shows what runs where, asks)"),
     ("a", "acknowledge an open alert until it resolves"),
-    ("m", "silence the host or one alert for a while;  u  remove a silence or ack"),
+    ("m", "silence the host or one alert for a while"),
+    ("u", "remove a silence or ack covering the host"),
     ("e", "ssh to the host (the TUI returns when ssh ends)"),
     ("y", "copy the host's alert lines to the clipboard (OSC 52)"),
     ("l", "the alert log: episodes, notifications, actions, silences"),
     ("w", "(host detail) cycle the plots' window: 1 h, 24 h, 7 d"),
-    ("ctrl+p", "the command palette: every action, sort by any column, themes"),
+    ("ctrl+p", "command palette: every action, sort by any column, themes"),
     ("q", "quit"),
 )
 STATES = {

@@ -93,7 +93,8 @@ class AckScreen(_Dialog):
         with Vertical(id="dialog"):
             yield Label(Text.assemble("Acknowledge an alert on ", (self.host, "bold"), " until it resolves"))
             yield OptionList(*(_alert_option(a) for a in self.alerts), id="choices")
-            yield Input(placeholder="reason (shown in status and check output)", id="reason")
+            yield Label("why (shown in status and check output)")
+            yield Input(placeholder="reason", id="reason")
             yield from self._buttons("Ack")
 
     def on_mount(self) -> None:
@@ -129,8 +130,10 @@ class SilenceScreen(_Dialog):
         with Vertical(id="dialog"):
             yield Label(Text.assemble("Silence notifications from ", (self.host, "bold")))
             yield OptionList(*options, id="choices")
-            yield Input(value="2h", placeholder="for how long: " + ", ".join(DURATIONS), id="duration")
-            yield Input(placeholder="reason (shown in status and check output)", id="reason")
+            yield Label("for how long (" + ", ".join(DURATIONS) + " …)")
+            yield Input(value="2h", placeholder="e.g. 2h", id="duration")
+            yield Label("why (shown in status and check output)")
+            yield Input(placeholder="reason", id="reason")
             yield from self._buttons("Silence")
 
     def on_mount(self) -> None:
