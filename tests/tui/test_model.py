@@ -199,3 +199,13 @@ def test_tui_refuses_with_one_line_and_exit_3_before_taking_the_screen(
     with pytest.raises(SystemExit) as usage:
         main(["tui", "--once"])
     assert usage.value.code == 3
+
+
+def test_demo_tui_and_tui_demo_both_open_the_tui_on_the_demo_fleet(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fleetwatch.cli as cli
+    from fleetwatch.cli.parser import parse
+
+    assert parse(["tui", "--demo"]).demo and parse(["demo", "--tui"]).tui
+    opened: list[str] = []
+    monkeypatch.setattr(cli, "cmd_tui", lambda args: opened.append(args.command) or 0)
+    assert main(["demo", "--tui"]) == 0 and opened == ["demo"]  # demo --tui goes to the TUI
