@@ -35,7 +35,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], ExitCode]] = {
     "ack": cmd_ack,
     "unsilence": cmd_unsilence,
     "notify-test": cmd_notify_test,
-    "demo": lambda args: cmd_tui(args) if args.tui else cmd_demo(args),
+    "demo": lambda args: cmd_tui(args) if getattr(args, "tui", False) else cmd_demo(args),
     "tui": cmd_tui,
 }
 
