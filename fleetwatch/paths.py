@@ -29,6 +29,12 @@ def cache_dir() -> Path:
     return _xdg("XDG_CACHE_HOME", ".cache") / "fleetwatch"
 
 
+def tui_view_file() -> Path:
+    """The TUI's remembered view (sort, filter): ``$XDG_STATE_HOME/fleetwatch/tui.json``, whatever
+    ``--state-dir`` says, so a demo's throwaway state directory does not forget it."""
+    return _xdg("XDG_STATE_HOME", ".local/state") / "fleetwatch" / "tui.json"
+
+
 def config_dir() -> Path:
     """Directory holding fleetwatch's own config file."""
     return _xdg("XDG_CONFIG_HOME", ".config") / "fleetwatch"

@@ -26,7 +26,7 @@ from fleetwatch.history.store import (
     roll_up,
 )
 from fleetwatch.inventory.model import Host
-from fleetwatch.probe.poll import as_failure, poll_within
+from fleetwatch.probe.poll import OnPolled, as_failure, poll_within
 from fleetwatch.settings import PassSettings, Thresholds
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
@@ -209,9 +209,10 @@ async def poll_fleet(
     *,
     unresolved: Mapping[str, HostError] | None = None,
     settings: PassSettings | None = None,
+    on_polled: OnPolled | None = None,
 ) -> Polled:
     """Poll ``hosts`` concurrently within the pass's deadline; hosts that failed to resolve count as
-    failed polls."""
+    failed polls.  ``on_polled`` hears of each host's result as its poll ends (before the pass settles)."""
     settings = settings or PassSettings()
     started = time.monotonic()
     reachable = [h for h in hosts if h.alias not in (unresolved or {})]
@@ -224,6 +225,7 @@ async def poll_fleet(
         timeout=settings.timeout,
         concurrency=settings.concurrency,
         deadline=settings.deadline,
+        on_polled=on_polled,
     )
     results.update(polled)
     return Polled(results, pending, time.time(), time.monotonic() - started)
@@ -254,7 +256,8 @@ async def run_pass(
     unresolved: Mapping[str, HostError] | None = None,
     settings: PassSettings | None = None,
     sink: TransitionSink | None = None,
+    on_polled: OnPolled | None = None,
 ) -> PassResult:
     """Poll ``hosts`` and settle the results."""
-    polled = await poll_fleet(transport, hosts, unresolved=unresolved, settings=settings)
+    polled = await poll_fleet(transport, hosts, unresolved=unresolved, settings=settings, on_polled=on_polled)
     return settle_polled(store, hosts, polled, settings, sink)

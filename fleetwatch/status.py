@@ -113,6 +113,12 @@ class HostStatus:
     """What its agent spent today (the operator's day), None when it recorded no usage."""
 
     @property
+    def current(self) -> bool:
+        """Whether the row's values come from the latest poll and that poll is recent (otherwise they
+        are the last good ones, and every view must say so)."""
+        return self.poll is not None and not self.poll.failed_last and not self.stale
+
+    @property
     def live_severity(self) -> Severity | None:
         """The worst unmuted open alert's severity (None when there is none)."""
         return max((a.episode.severity for a in self.alerts if a.live), default=None)
@@ -160,12 +166,16 @@ class FleetStatus:
         return tuple(h for h in self.hosts if h.enabled)
 
     @property
+    def watcher_offline(self) -> bool:
+        """A live alert says this watcher itself cannot see (``watcher_offline``)."""
+        return any(a.live and a.episode.detector in WATCHER_DETECTORS for a in self.watcher)
+
+    @property
     def blind(self) -> bool:
         """This status cannot vouch for the fleet: the watcher is offline, no watched host was seen, or
         the pass ended at its deadline with hosts pending."""
-        offline = any(a.live and a.episode.detector in WATCHER_DETECTORS for a in self.watcher)
         seen = any(h.state in _SEEN for h in self.watched)
-        return offline or bool(self.pending) or (bool(self.watched) and not seen)
+        return self.watcher_offline or bool(self.pending) or (bool(self.watched) and not seen)
 
     @property
     def code(self) -> ExitCode:

@@ -39,6 +39,7 @@ from fleetwatch.notify.model import Notification
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.notify.sender import flush
 from fleetwatch.pipeline import PassResult, Polled, poll_fleet, settle_polled
+from fleetwatch.probe.poll import OnPolled
 from fleetwatch.settings import WATCH_INTERVAL, PassSettings
 from fleetwatch.status import FleetStatus, HostEntry, StoredState, build
 from fleetwatch.store import Store
@@ -128,15 +129,20 @@ class Watcher:
         self.settings = self.config.passes.with_defaults(self.default_interval, self.default_deadline)
         self.outbox = Outbox(self.store.connection, self.config.notify)
 
-    async def run_pass(self) -> PassResult | None:
-        """Poll, detect, settle: episodes and the notification outbox in one transaction.
+    async def run_pass(self, on_polled: OnPolled | None = None) -> PassResult | None:
+        """Poll, detect, settle: episodes and the notification outbox in one transaction;
+        ``on_polled`` hears of each host's result as its poll ends (the TUI shows who is still out).
 
         None when the state database could not take the pass (disk full, locked too long): its results
         are kept and stored before the next pass's, so a flaky disk loses nothing."""
         if self.config.heartbeat_url:
             await self._heartbeat(self.config.heartbeat_url, Signal.START)
         polled = await poll_fleet(
-            self.transport, self.fleet.hosts, unresolved=self.fleet.unresolved, settings=self.settings
+            self.transport,
+            self.fleet.hosts,
+            unresolved=self.fleet.unresolved,
+            settings=self.settings,
+            on_polled=on_polled,
         )
         self._unsettled = [*self._unsettled, polled][-KEEP_UNSETTLED:]
         try:
@@ -165,9 +171,11 @@ class Watcher:
         return read_status(self.store, entries(self.fleet), self.config, self.settings, time.time(), pending)
 
     async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> list[ActionOutcome]:
-        """Auto-stop (opt-in), send what is due (in the background in watch mode: delivery never blocks
-        polling), heartbeat.  Returns the auto-stop outcomes of this pass."""
-        outcomes = await self._auto_stop(result, dry_run) if self.config.auto_stop.on else []
+        """Auto-stop (opt-in) and the re-verification of earlier stops still settling (a person's too),
+        send what is due (in the background in watch mode: delivery never blocks polling), heartbeat.
+        Returns the stop outcomes of this pass."""
+        acting = self.config.auto_stop.on or self._stops_settling()
+        outcomes = await self._auto_stop(result, dry_run) if acting else []
         self._scheduled_report()
         if background:
             if self._sending is None or self._sending.done():
@@ -178,6 +186,15 @@ class Watcher:
             blind = self.status(after=result).blind
             await self._heartbeat(self.config.heartbeat_url, Signal.FAIL if blind else Signal.SUCCESS)
         return outcomes
+
+    def _stops_settling(self) -> bool:
+        """Stops of this fleet's hosts still draining or unverified (``run_auto_stop`` re-verifies them)."""
+        from fleetwatch.actions.audit import Audit
+
+        mine = set(self.fleet.names)
+        return any(
+            rec.host in mine for rec in Audit(self.store.connection, self.store.path.parent).unsettled()
+        )
 
     async def _auto_stop(self, result: PassResult, dry_run: bool) -> list[ActionOutcome]:
         from fleetwatch.actions import Outcome, run_auto_stop
@@ -215,7 +232,7 @@ class Watcher:
             note = compose_text(
                 "action",
                 severity,
-                f"{severity.tag} {o.host} auto-stop {o.outcome}",
+                f"{severity.tag} {o.host} {o.kind} {o.outcome}",
                 f"{o.summary}\nran: {o.command} on {o.where}",
                 [host or o.host],
                 now,

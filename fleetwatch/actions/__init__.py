@@ -5,6 +5,7 @@
 - ``stop``: the SSH edge: ``agent-runner [--config C] stop`` and a fresh peek to verify.
 
 ``run_auto_stop`` is what front ends call after each pass; they notify the outcomes it returns.
+``run_manual_stop`` is a stop a person asked for (the TUI's ``s``), on the same audited path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetwatch.actions.audit import Audit
-from fleetwatch.actions.plan import HOUR_S, AuditRecord, AutoStopPolicy, Outcome, StopPlan, plan_stops
+from fleetwatch.actions.plan import (
+    HOUR_S,
+    MANUAL,
+    AuditRecord,
+    AutoStopPolicy,
+    Outcome,
+    StopPlan,
+    plan_stops,
+)
 from fleetwatch.basics import whoami
 from fleetwatch.settings import DEFAULT_TIMEOUT
 from fleetwatch.snapshot import Snapshot
@@ -31,7 +40,16 @@ if TYPE_CHECKING:
     from fleetwatch.inventory.model import Host
     from fleetwatch.transport import Transport
 
-__all__ = ["ActionOutcome", "AuditRecord", "AutoStopPolicy", "Outcome", "StopPlan", "run_auto_stop"]
+__all__ = [
+    "MANUAL",
+    "ActionOutcome",
+    "AuditRecord",
+    "AutoStopPolicy",
+    "Outcome",
+    "StopPlan",
+    "run_auto_stop",
+    "run_manual_stop",
+]
 
 ABANDONED_S = 300.0
 """A row still ``started`` this long is from a fleetwatch that died mid-stop: re-verify it."""
@@ -89,23 +107,9 @@ async def run_auto_stop(
         polled = {alias: snap.received_at for alias, snap in fresh.items()}
         plans, held = plan_stops(mine, policy, recent, now, polled=polled, dry_run=dry_run)
         for plan in plans:
-            host = by_alias[plan.host]
-            draft = AuditRecord(
-                id=0,
-                host=plan.host,
-                detector=plan.detector,
-                episode_started_at=plan.episode_started_at,
-                reason=plan.reason,
-                argv=stop.stop_argv(host, fresh.get(plan.host)),
-                where=stop.where_of(host.target),
-                who=who,
-                started_at=time.time(),
-                finished_at=None,
-                outcome=Outcome.DRY_RUN if dry_run else Outcome.STARTED,
-                detail="",
-                dry_run=dry_run,
+            claims.append(
+                (audit.add(_draft(plan, by_alias[plan.host], fresh.get(plan.host), who, dry_run)), plan)
             )
-            claims.append((audit.add(draft), plan))
         pending = [
             rec
             for rec in audit.unsettled()
@@ -146,6 +150,65 @@ async def run_auto_stop(
             detail = f"fleetwatch error: {type(result).__name__}: {result}"
             result = stop.ActionOutcome.from_record(rec, Outcome.FAILED, detail, reverified=rec in pending)
         outcomes.append(replace(result, record_id=rec.id))
+    _settle(audit, records, outcomes)
+    return outcomes
+
+
+async def run_manual_stop(
+    transport: Transport,
+    store_conn: sqlite3.Connection,
+    host: Host,
+    snapshot: Snapshot | None,
+    *,
+    reason: str,
+    dry_run: bool,
+    state_dir: Path,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ActionOutcome:
+    """A stop a person asked for, on the auto-stop's audited path: claimed in the ``actions`` table and
+    ``audit.log`` before anything runs, run, verified by a fresh peek, settled; a draining stop is
+    re-verified on later passes.  ``snapshot``: the host's latest, to name the runner it found."""
+    from fleetwatch.actions import stop
+
+    audit = Audit(store_conn, state_dir)
+    plan = StopPlan(host.alias, MANUAL, reason, time.time())
+    with audit.transaction():
+        rec = audit.add(_draft(plan, host, snapshot, whoami(), dry_run))
+    if not rec.dry_run:
+        audit.log(rec, "claimed", rec.started_at)
+    try:
+        result = await stop.execute(transport, host, snapshot, plan, dry_run=dry_run, timeout=timeout)
+    except Exception as exc:  # a bug must not leave the row "started" forever, nor hide what happened
+        detail = f"fleetwatch error: {type(exc).__name__}: {exc}"
+        result = stop.ActionOutcome.from_record(rec, Outcome.FAILED, detail, reverified=False)
+    outcome = replace(result, record_id=rec.id)
+    _settle(audit, [rec], [outcome])
+    return outcome
+
+
+def _draft(plan: StopPlan, host: Host, snapshot: Snapshot | None, who: str, dry_run: bool) -> AuditRecord:
+    """The audit row claiming ``plan`` before anything runs (its id comes from the database)."""
+    from fleetwatch.actions import stop
+
+    return AuditRecord(
+        id=0,
+        host=plan.host,
+        detector=plan.detector,
+        episode_started_at=plan.episode_started_at,
+        reason=plan.reason,
+        argv=stop.stop_argv(host, snapshot),
+        where=stop.where_of(host.target),
+        who=who,
+        started_at=time.time(),
+        finished_at=None,
+        outcome=Outcome.DRY_RUN if dry_run else Outcome.STARTED,
+        detail="",
+        dry_run=dry_run,
+    )
+
+
+def _settle(audit: Audit, records: Sequence[AuditRecord], outcomes: Sequence[ActionOutcome]) -> None:
+    """Store each record's outcome in one transaction, then append it to audit.log."""
     settled = [
         replace(rec, outcome=o.outcome, detail=o.detail, finished_at=o.finished_at)
         for rec, o in zip(records, outcomes, strict=True)
@@ -155,4 +218,3 @@ async def run_auto_stop(
             audit.update(rec)
     for rec, o in zip(settled, outcomes, strict=True):
         audit.log(rec, "re-verified" if o.reverified else "finished", o.finished_at)
-    return outcomes

@@ -20,6 +20,9 @@ from fleetwatch.basics import Duration, iso, positive, require
 from fleetwatch.episodes import Episode, EpisodeKey
 
 HOUR_S = 3600.0
+MANUAL = "manual"
+"""The ``detector`` of a stop a person asked for (the TUI's ``s``): audited like an auto-stop, never
+counted by the fleet breaker, which limits what fleetwatch does on its own."""
 
 
 class Outcome(enum.StrEnum):
@@ -112,10 +115,11 @@ def clock(ts: float) -> str:
 def hosts_stopped_since(
     recent: Sequence[AuditRecord], since: float, *, dry_run: bool = False
 ) -> dict[str, float]:
-    """Host -> its earliest stop since ``since``: what the breaker counts (dry runs only in a dry run)."""
+    """Host -> its earliest auto-stop since ``since``: what the breaker counts (dry runs only in a dry
+    run; stops a person asked for never)."""
     out: dict[str, float] = {}
     for rec in recent:
-        if (dry_run or not rec.dry_run) and rec.started_at >= since:
+        if (dry_run or not rec.dry_run) and rec.started_at >= since and rec.detector != MANUAL:
             out[rec.host] = min(rec.started_at, out.get(rec.host, rec.started_at))
     return out
 

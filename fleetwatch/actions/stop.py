@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
-from fleetwatch.actions.plan import AuditRecord, Outcome, StopPlan, clock
+from fleetwatch.actions.plan import MANUAL, AuditRecord, Outcome, StopPlan, clock
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import PollFailure
 from fleetwatch.inventory.model import Host, SshTarget
@@ -93,7 +93,13 @@ class ActionOutcome:
     @property
     def summary(self) -> str:
         """One line for notifications and the TUI."""
-        return f"{self.host} auto-stop for {self.detector}: {self.outcome} — {self.detail}"
+        why = "" if self.detector == MANUAL else f" for {self.detector}"
+        return f"{self.host} {self.kind}{why}: {self.outcome} — {self.detail}"
+
+    @property
+    def kind(self) -> str:
+        """``auto-stop``, or ``stop`` when a person asked for it."""
+        return "stop" if self.detector == MANUAL else "auto-stop"
 
 
 def stop_argv(host: Host, snapshot: Snapshot | None) -> tuple[str, ...]:

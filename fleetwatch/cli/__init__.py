@@ -1,5 +1,5 @@
 """Command line: ``fleetwatch [--host H] [--once]``, ``check``, ``status``, ``silences``, ``hosts``,
-``trust``, ``silence``, ``ack``, ``unsilence``, ``discard-backlog``, ``notify-test``, ``demo``.
+``trust``, ``silence``, ``ack``, ``unsilence``, ``discard-backlog``, ``notify-test``, ``demo``, ``tui``.
 
 Data goes to stdout (text or ``--json``); one-line ``fleetwatch: …`` diagnostics go to stderr;
 exit codes follow the monitoring-plugin convention (``status.ExitCode``).
@@ -17,6 +17,7 @@ from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.parser import build_parser, parse
 from fleetwatch.cli.render import plugin_text
 from fleetwatch.cli.status import cmd_discard_backlog, cmd_silences, cmd_status
+from fleetwatch.cli.tui import cmd_tui
 from fleetwatch.cli.watch import cmd_check, cmd_demo, cmd_watch
 from fleetwatch.errors import FleetwatchError
 from fleetwatch.status import ExitCode
@@ -37,7 +38,8 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], ExitCode]] = {
     "ack": cmd_ack,
     "unsilence": cmd_unsilence,
     "notify-test": cmd_notify_test,
-    "demo": cmd_demo,
+    "demo": lambda args: cmd_tui(args) if getattr(args, "tui", False) else cmd_demo(args),
+    "tui": cmd_tui,
 }
 
 

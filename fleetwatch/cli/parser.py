@@ -92,6 +92,11 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
         p, "--dry-run", "auto-stop: say what would run where, change nothing on the hosts"
     ),
     "once": lambda p: _flag(p, "--once", "one pass, print open alerts, then exit 0/1/2/3"),
+    "read_only": lambda p: _flag(
+        p, "--read-only", "change nothing: no stop or auto-stop, no ack, silence or unsilence"
+    ),
+    "demo": lambda p: _flag(p, "--demo", "on the embedded simulated fleet (as `fleetwatch demo`)"),
+    "tui": lambda p: _flag(p, "--tui", "open the full-screen TUI on it (as `fleetwatch tui --demo`)"),
     "quiet": lambda p: _flag(p, "--quiet", "no line per pass on stderr (alerts and problems still print)"),
     "utc": lambda p: _flag(p, "--utc", "timestamps in UTC instead of local time"),
     "metrics_listen": lambda p: _strings(
@@ -235,7 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
             "dry_run",
             *WATCH,
             "metrics_listen",
+            "tui",
         ),
+    )
+    _command(
+        subs,
+        "tui",
+        "the whole fleet on one full-screen terminal UI: drill in, ack, silence, stop, ssh",
+        (*SELECT, "state_dir", *RUN, "read_only", "demo"),
     )
     return parser
 

@@ -37,11 +37,6 @@ def _ago(now: float, ts: float | None) -> str:
     return "never" if ts is None else f"{human_duration(max(0.0, now - ts))} ago"
 
 
-def _current(h: HostStatus) -> bool:
-    """Whether the row's values come from the latest poll and that poll is recent."""
-    return h.poll is not None and not h.poll.failed_last and not h.stale
-
-
 TREND_STEP = {"disk_used_pct": 0.5, "load_1m": 0.25}
 """Change per hour below which a value counts as steady (no arrow)."""
 
@@ -65,7 +60,7 @@ def _values(h: HostStatus, now: float) -> tuple[str, ...]:
         f"{human_duration(event)} ago" if event is not None else "-",
         f"R{facts.round}" if facts.round is not None else "-",
     )
-    if _current(h):
+    if h.current:
         return cells
     return tuple(f"[{c}]" if c != "-" else c for c in cells)
 
@@ -102,12 +97,12 @@ def _details(h: HostStatus, now: float) -> list[str]:
     poll = h.poll
     if not h.enabled:
         lines.append("disabled in the inventory: listed, not polled unless named with --host")
-    if poll is None or not _current(h):
+    if poll is None or not h.current:
         failing = f" (failing for {human_duration(now - h.failing_since)})" if h.failing_since else ""
         lines.append(h.why + failing)
     if poll is not None and poll.failed_last and poll.hint:
         lines.append(f"→ {poll.hint}")
-    if poll is not None and poll.facts is not None and not _current(h):
+    if poll is not None and poll.facts is not None and not h.current:
         lines.append(f"[values] are from the last good poll, {_ago(now, poll.ok_at)}")
     for a in h.alerts:
         ep = a.episode
@@ -189,7 +184,7 @@ def host_record(h: HostStatus, now: float) -> dict[str, Any]:
         "state": str(h.state),
         "why": h.why,
         "stale": h.stale,
-        "current": _current(h),
+        "current": h.current,
         "last_polled": iso(poll.polled_at) if poll else None,
         "last_ok": iso(poll.ok_at) if poll and poll.ok_at is not None else None,
         "last_ok_age_s": round(now - poll.ok_at, 1) if poll and poll.ok_at is not None else None,

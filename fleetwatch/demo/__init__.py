@@ -64,8 +64,11 @@ def _write_files(root: Path, ports: dict[str, int], host_key: asyncssh.SSHKey) -
 
 
 @asynccontextmanager
-async def demo_fleet(workdir: Path | None = None) -> AsyncIterator[DemoFleet]:
-    """Run the simulated fleet in the current event loop until the block exits."""
+async def demo_fleet(
+    workdir: Path | None = None, hosts: tuple[SimHost, ...] = HOSTS
+) -> AsyncIterator[DemoFleet]:
+    """Run the simulated fleet (``hosts``: the demo's six unless a test wants others) in the current
+    event loop until the block exits."""
     async with AsyncExitStack() as stack:
         if workdir is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleetwatch-demo-")))
@@ -79,7 +82,7 @@ async def demo_fleet(workdir: Path | None = None) -> AsyncIterator[DemoFleet]:
         os.chmod(identity, 0o600)  # ssh refuses private keys others can read
         client_key.write_public_key(root / "id_ed25519.pub")
         public = client_key.export_public_key("openssh").decode()
-        ports = await stack.enter_async_context(serve(HOSTS, host_key, public))
+        ports = await stack.enter_async_context(serve(hosts, host_key, public))
         config = _write_files(root, ports, host_key)
         # mkdtemp: fresh even when a caller reuses a work dir, so no earlier run's episodes leak in.
         state = Path(tempfile.mkdtemp(prefix="state-", dir=root))

@@ -1,7 +1,9 @@
 """The SSH side of ``fleetwatch demo``: one asyncssh listener per simulated host on 127.0.0.1.
 
 The listeners run as tasks in the caller's event loop, so the real transport can poll them in the
-same loop.  They accept only public-key auth with the demo's client key and only the probe command.
+same loop.  They accept only public-key auth with the demo's client key and only two commands: the
+probe, and fleetwatch's ``agent-runner stop`` (after which the host's peek shows serve gone); an
+interactive ``ssh`` gets a one-line greeting and ends on enter.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import asyncssh
 
@@ -36,15 +39,39 @@ def probe_args(command: str | None) -> tuple[int, int, int] | None:
         return None
 
 
-def _handler(host: SimHost) -> Callable[[asyncssh.SSHServerProcess[str]], Awaitable[None]]:
+def is_stop(command: str | None) -> bool:
+    """Whether ``command`` is fleetwatch's ``agent-runner stop`` (``actions.stop.stop_command``)."""
+    try:
+        argv = shlex.split(command or "")
+    except ValueError:
+        return False
+    # sh -c STOP_SCRIPT fleetwatch-stop RUNNER CONFIG
+    return len(argv) == 6 and argv[0:2] == ["sh", "-c"] and argv[3] == "fleetwatch-stop"
+
+
+def _handler(host: SimHost, stopped: set[str]) -> Callable[[asyncssh.SSHServerProcess[str]], Awaitable[None]]:
     async def handle(process: asyncssh.SSHServerProcess[str]) -> None:
+        if process.command is None:  # `ssh demo-x` from the TUI's `e`: say where you are, wait for enter
+            process.stdout.write(
+                f"{host.alias}: a simulated agent-runner host ({host.summary}).\r\n"
+                "On a real host this is your shell. Press enter to go back.\r\n"
+            )
+            await process.stdin.readline()
+            process.exit(0)
+            return
+        if is_stop(process.command):
+            stopped.add(host.alias)
+            process.stderr.write("agent-runner: stopping service...\nagent-runner: stopped (0.1s)\n")
+            process.exit(0)
+            return
         args = probe_args(process.command)
         if args is None:
             process.stderr.write("demo host: unsupported command\n")
             process.exit(UNSUPPORTED_EXIT)
             return
         await asyncio.sleep(host.delay_s)
-        process.stdout.write(gather_answer(host, time.time(), *args))
+        now = replace(host, service_active=False) if host.alias in stopped else host
+        process.stdout.write(gather_answer(now, time.time(), *args))
         process.exit(0)
 
     return handle
@@ -82,6 +109,7 @@ async def serve(
     """Listen for every reachable host; yield alias -> port (unreachable hosts get a closed port)."""
     authorized = asyncssh.import_authorized_keys(client_public_key)
     live: set[asyncssh.SSHServerConnection] = set()
+    stopped: set[str] = set()  # hosts whose serve fleetwatch stopped: their peek says so from then on
     listeners: list[asyncssh.SSHAcceptor] = []
     ports: dict[str, int] = {}
     try:
@@ -93,7 +121,7 @@ async def serve(
                 LOOPBACK,
                 0,
                 server_factory=lambda: _Server(live),
-                process_factory=_handler(host),
+                process_factory=_handler(host, stopped),
                 server_host_keys=[host_key],
                 authorized_client_keys=authorized,
                 # Public key only: no password, keyboard-interactive or GSSAPI prompts to fall back to.

@@ -79,3 +79,27 @@ class Backlog:
             tries = f"{self.attempts} failed attempt{'s' if self.attempts != 1 else ''}"
             text += f", {tries}, next try in {human_duration(self.next_attempt_in_s)}"
         return text + (f"): {self.last_error}" if self.last_error else ")")
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """Where one stored notification stands with one target, for the TUI's alert log."""
+
+    notification_id: int
+    delivery_id: int | None
+    """None: the notification has no delivery (suppressed, or no target wanted it)."""
+    kind: str
+    severity: Severity
+    title: str
+    hosts: tuple[str, ...]
+    created_at: float
+    target: str | None
+    """The redacted URL (None without a delivery)."""
+    state: str
+    """``pending``, ``sending``, ``sent``, ``failed`` (retried at ``next_attempt_at``), ``suppressed``
+    (silenced, acked or inhibited: ``note`` says by what) or ``no target`` (none wanted it)."""
+    attempts: int = 0
+    next_attempt_at: float | None = None
+    sent_at: float | None = None
+    note: str | None = None
+    """The last error (redacted) of a failed delivery, or why the notification was suppressed."""

@@ -26,7 +26,7 @@ from fleetwatch.findings import Severity
 from fleetwatch.inventory.model import Host
 from fleetwatch.notify import apprise_edge
 from fleetwatch.notify.messages import compose
-from fleetwatch.notify.model import Backlog, Notification, Target
+from fleetwatch.notify.model import Backlog, DeliveryStatus, Notification, Target
 from fleetwatch.store import immediate
 
 LEASE_S = 120.0
@@ -283,6 +283,45 @@ class Outbox:
             )
             for r in rows
         ]
+
+    def recent(self, limit: int = 200) -> list[DeliveryStatus]:
+        """The newest notifications' delivery states, one per (notification, target), newest first."""
+        rows = self._query(
+            "SELECT n.id AS nid, n.kind, n.severity, n.title, n.hosts, n.created_at, n.suppressed,"
+            " d.id AS did, d.target_url, d.state, d.attempts, d.next_attempt_at, d.sent_at, d.last_error"
+            " FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id"
+            " ORDER BY n.created_at DESC, n.id DESC, d.id LIMIT ?",
+            (limit,),
+        )
+        out = []
+        for r in rows:
+            shared = {
+                "notification_id": r["nid"],
+                "kind": r["kind"],
+                "severity": Severity(r["severity"]),
+                "title": r["title"],
+                "hosts": tuple(json.loads(r["hosts"])),
+                "created_at": r["created_at"],
+            }
+            if r["did"] is None:
+                state = "suppressed" if r["suppressed"] is not None else "no target"
+                out.append(
+                    DeliveryStatus(**shared, delivery_id=None, target=None, state=state, note=r["suppressed"])
+                )
+                continue
+            out.append(
+                DeliveryStatus(
+                    **shared,
+                    delivery_id=r["did"],
+                    target=apprise_edge.redact(r["target_url"]),
+                    state=r["state"],
+                    attempts=r["attempts"],
+                    next_attempt_at=r["next_attempt_at"],
+                    sent_at=r["sent_at"],
+                    note=r["last_error"],
+                )
+            )
+        return out
 
     def discard(self, target: str) -> dict[str, int]:
         """Drop the undelivered backlog of the target written as ``target`` (its URL, or the redacted form

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from fleetwatch.errors import HostError, HostKeyChangedError
@@ -17,6 +17,9 @@ from fleetwatch.probe.command import gather_command
 from fleetwatch.probe.parse import parse_gather
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.transport import Transport
+
+OnPolled = Callable[[str, Snapshot | PollFailure], None]
+"""Told each host's result as soon as its poll ends (a front end shows which hosts are still out)."""
 
 
 def as_failure(err: HostError, latency_s: float | None = None) -> PollFailure:
@@ -57,14 +60,19 @@ async def poll_within(
     timeout: float,
     concurrency: int,
     deadline: float | None = None,
+    on_polled: OnPolled | None = None,
 ) -> tuple[dict[str, Snapshot | PollFailure], tuple[str, ...]]:
     """``poll_many`` that stops at ``deadline`` seconds: returns what came back and the hosts still
-    pending (their polls are cancelled, their connections closed)."""
+    pending (their polls are cancelled, their connections closed); ``on_polled`` hears of each result
+    as it comes."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(host: Host) -> Snapshot | PollFailure:
         async with gate:
-            return await poll_host(transport, host, timeout)
+            result = await poll_host(transport, host, timeout)
+        if on_polled is not None:
+            on_polled(host.alias, result)
+        return result
 
     tasks = {asyncio.create_task(one(h)): h.alias for h in hosts}
     if not tasks:

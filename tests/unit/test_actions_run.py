@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleetwatch.actions import AutoStopPolicy, Outcome, run_auto_stop
+from fleetwatch.actions import MANUAL, AutoStopPolicy, Outcome, run_auto_stop, run_manual_stop
 from fleetwatch.actions.audit import Audit
 from fleetwatch.actions.stop import ActionOutcome
 from fleetwatch.episodes import Episode, EpisodeKey
@@ -264,3 +264,67 @@ def test_hosts_are_stopped_concurrently(tmp_path: Path) -> None:
     outcomes, _, _ = run(tmp_path, remotes, eps)
     assert [o.outcome for o in outcomes] == [Outcome.STOPPED] * 3
     assert time.monotonic() - started < 1.2  # 3 hosts x (stop + peek) x 0.3 s would be 1.8 s in series
+
+
+def manual(state: Path, remotes: Mapping[str, Remote], alias: str, *, dry_run: bool = False) -> ActionOutcome:
+    """A stop a person asked for (the TUI's ``s``), with its own Store as the TUI's backend has."""
+    store = Store.open(state)
+    try:
+        return asyncio.run(
+            run_manual_stop(
+                FakeTransport(remotes),  # type: ignore[arg-type]
+                store.connection,
+                hosts(alias)[0],
+                snap(alias, remotes[alias]),
+                reason="asked for by ops in the TUI",
+                dry_run=dry_run,
+                state_dir=state,
+            )
+        )
+    finally:
+        store.close()
+
+
+def test_a_manual_stop_is_claimed_run_verified_and_audited_like_an_auto_stop(tmp_path: Path) -> None:
+    remotes = {"pi1": Remote()}
+    out = manual(tmp_path, remotes, "pi1")
+    assert out.outcome is Outcome.STOPPED and out.detector == MANUAL and out.kind == "stop"
+    assert out.summary.startswith("pi1 stop: stopped — peek shows serve gone")
+    store = Store.open(tmp_path)
+    [rec] = Audit(store.connection, tmp_path).since(0)
+    store.close()
+    assert (rec.id, rec.detector, rec.outcome, rec.reason) == (
+        out.record_id,
+        MANUAL,
+        Outcome.STOPPED,
+        "asked for by ops in the TUI",
+    )
+    assert [(x["event"], x["outcome"]) for x in log_lines(tmp_path)] == [
+        ("claimed", "started"),
+        ("finished", "stopped"),
+    ]
+
+
+def test_a_manual_dry_run_runs_nothing_and_says_what_would_have_run(tmp_path: Path) -> None:
+    remotes = {"pi1": Remote()}
+    out = manual(tmp_path, remotes, "pi1", dry_run=True)
+    assert out.outcome is Outcome.DRY_RUN and "would run" in out.detail and "nothing was run" in out.detail
+    assert remotes["pi1"].service == RUNNING
+
+
+def test_a_draining_manual_stop_is_reverified_by_a_later_pass_without_auto_stop(tmp_path: Path) -> None:
+    remotes = {"pi1": Remote(after_stop=dict(RUNNING))}
+    assert manual(tmp_path, remotes, "pi1").outcome is Outcome.DRAINING
+    remotes["pi1"].service = dict(GONE)
+    [again], said, transport = run(tmp_path, remotes, {}, policy=AutoStopPolicy())
+    assert again.reverified and again.outcome is Outcome.STOPPED and transport.stops == [] and said == []
+
+
+def test_manual_stops_do_not_count_for_the_fleet_breaker(tmp_path: Path) -> None:
+    remotes = {a: Remote() for a in ("pi1", "pi2")}
+    manual(tmp_path, remotes, "pi1")
+    eps = {("pi2", "oauth_fail"): episode("pi2", 100.0)}
+    [out], said, _ = run(
+        tmp_path, remotes, eps, policy=AutoStopPolicy(frozenset({"oauth_fail"}), max_per_hour=1)
+    )
+    assert out.host == "pi2" and out.outcome is Outcome.STOPPED and said == []

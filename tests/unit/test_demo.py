@@ -190,11 +190,18 @@ def test_one_pipeline_pass_flags_each_broken_host_and_not_the_healthy_ones(tmp_p
     from fleetwatch.pipeline import run_pass
     from fleetwatch.store import Store
 
+    heard: list[str] = []
+
     async def body(fleet: DemoFleet, ts: dict[str, SshTarget]) -> dict[str, set[str]]:
         store = Store.open(fleet.state_dir)
         transport = Transport()
         try:
-            result = await run_pass(transport, store, [Host(a, t) for a, t in ts.items()])
+            result = await run_pass(
+                transport,
+                store,
+                [Host(a, t) for a, t in ts.items()],
+                on_polled=lambda alias, _: heard.append(alias),
+            )
         finally:
             await transport.close()
             store.close()
@@ -211,6 +218,8 @@ def test_one_pipeline_pass_flags_each_broken_host_and_not_the_healthy_ones(tmp_p
         "demo-unreachable": {"remote_blip"},
         "demo-slow": set(),
     }
+    # Each host is heard of as its own poll ends: the slow one (3 s) last, not all at the end.
+    assert sorted(heard) == sorted(h.alias for h in HOSTS) and heard[-1] == "demo-slow"
 
 
 def test_cli_demo_once_prints_the_expected_alerts_and_exits_critical(
@@ -233,3 +242,32 @@ def test_cli_demo_once_prints_the_expected_alerts_and_exits_critical(
     assert "remote_blip" in by_host["demo-unreachable"]
     assert "demo-healthy" not in by_host and "demo-slow" not in by_host
     assert code == 2
+
+
+def test_a_demo_host_stopped_by_fleetwatch_shows_serve_gone_from_then_on(tmp_path: Path) -> None:
+    from fleetwatch.actions import Outcome, run_manual_stop
+    from fleetwatch.store import Store
+
+    async def main() -> Outcome:
+        async with demo_fleet(tmp_path, hosts=HOSTS[:1]) as fleet:
+            [(alias, target)] = targets(fleet.ssh_config).items()
+            store = Store.open(fleet.state_dir)
+            transport = Transport()
+            try:
+                done = await run_manual_stop(
+                    transport,
+                    store.connection,
+                    Host(alias, target),
+                    None,
+                    reason="demo",
+                    dry_run=False,
+                    state_dir=fleet.state_dir,
+                    timeout=10,
+                )
+            finally:
+                await transport.close()
+                store.close()
+            assert (await probe(target)).peek.service["active"] is False  # type: ignore[union-attr]
+            return done.outcome
+
+    assert asyncio.run(main()) is Outcome.STOPPED

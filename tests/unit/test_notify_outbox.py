@@ -219,6 +219,26 @@ def test_pending_summary_counts_per_redacted_target(store: Store) -> None:
     )
 
 
+def test_recent_says_per_target_sent_retrying_or_suppressed_newest_first(store: Store) -> None:
+    outbox = Outbox(store.connection, [SLACK, PAGER])
+    silences.add_silence(store.connection, "pi2", None, NOW + 3600, "rewiring", "me", NOW)
+    settle(store, outbox, [tr(Change.OPENED, "pi1")], NOW)
+    settle(store, outbox, [tr(Change.OPENED, "pi2", at=NOW + 1)], NOW + 1)
+    [to_slack, to_pager] = outbox.claim_due(NOW + 2)
+    outbox.mark_sent(to_slack, NOW + 3)
+    error = "sending to json://127.0.0.1:9/pager failed: refused"
+    outbox.mark_failed(to_pager, error, NOW + 3)
+    got = [(d.title, d.target, d.state, d.attempts, d.note) for d in outbox.recent()]
+    assert got == [
+        ("[CRIT] pi2 disk_critical", None, "suppressed", 0, "silenced (pi2, id 1): rewiring"),
+        ("[CRIT] pi1 disk_critical", "json://127.0.0.1:9/slack", "sent", 0, None),
+        ("[CRIT] pi1 disk_critical", "json://127.0.0.1:9/pager", "failed", 1, error),
+    ]
+    assert "pagersecret" not in repr(outbox.recent())
+    assert outbox.recent()[2].next_attempt_at == NOW + 33
+    assert len(outbox.recent(limit=1)) == 1
+
+
 def test_backlog_of_a_removed_target_is_reported_not_sent_until_discarded(store: Store) -> None:
     settle(store, Outbox(store.connection, [SLACK, PAGER]), [tr(Change.OPENED, "pi1")], NOW)
     outbox = Outbox(store.connection, [SLACK])  # the pager was removed from the config

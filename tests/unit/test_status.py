@@ -70,6 +70,14 @@ def test_a_host_whose_latest_poll_failed_is_unreachable_and_keeps_its_last_good_
     assert row.state is HostState.UNREACHABLE and row.why.startswith("connect failed 0 s ago: nope")
     assert row.poll is not None and row.poll.facts is not None and row.poll.facts.disk_used_pct == 55.0
     assert row.code is ExitCode.WARNING  # never OK while unseen, even before any alert opened
+    assert not row.current  # every view marks these values as not current
+
+
+def test_only_a_recent_answered_poll_is_current() -> None:
+    now = NOW + 3600
+    fresh, old = fleet([ok_poll("pi1", now), ok_poll("pi2", NOW)], now=now).hosts
+    assert fresh.current and not old.current and old.stale
+    assert not fleet([], hosts=[HostEntry("pi9")]).hosts[0].current
 
 
 def test_unreachable_with_a_giveup_open_is_critical() -> None:
@@ -124,7 +132,9 @@ def test_a_disabled_host_is_shown_but_not_judged() -> None:
 
 
 def test_the_watcher_offline_makes_the_status_blind_unknown_unless_something_is_critical() -> None:
+    assert not fleet([ok_poll("pi1")]).watcher_offline
     status = fleet([ok_poll("pi1")], [ep("fleetwatch", "watcher_offline")])
+    assert status.watcher_offline
     assert [a.episode.detector for a in status.watcher] == ["watcher_offline"]
     assert status.blind and status.code is ExitCode.UNKNOWN
     both = [ep("fleetwatch", "watcher_offline"), ep("pi1", "disk_critical", Severity.CRITICAL)]
