@@ -8,6 +8,7 @@ serialise instead of corrupting each other or reporting the same transition twic
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
@@ -80,14 +81,17 @@ class Store:
         conn: sqlite3.Connection | None = None
         try:
             notes += _private_dir(state_dir)
-            notes += _set_aside_if_empty(path)
-            try:
-                conn = _open_checked(path)
-            except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise
-                notes.append(_set_aside(path, f"is not a usable SQLite database ({exc})", "corrupt"))
-                conn = _open_checked(path)
+            # One opener at a time: a database another process is creating is 0 bytes until its
+            # schema is written, and must not look empty (moved aside) to a cron check starting with it.
+            with _opening(state_dir):
+                notes += _set_aside_if_empty(path)
+                try:
+                    conn = _open_checked(path)
+                except sqlite3.DatabaseError as exc:
+                    if isinstance(exc, sqlite3.OperationalError):
+                        raise
+                    notes.append(_set_aside(path, f"is not a usable SQLite database ({exc})", "corrupt"))
+                    conn = _open_checked(path)
             notes += _private_files(path)
         except (OSError, sqlite3.Error, StateError) as exc:
             if conn is not None:
@@ -246,6 +250,34 @@ def _open_checked(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+OPEN_WAIT_S = 30.0
+"""How long an opener waits for another to finish creating or migrating the database."""
+
+
+@contextlib.contextmanager
+def _opening(state_dir: Path) -> Iterator[None]:
+    """Hold ``state_dir/open.lock`` (an advisory lock, released by the kernel if its holder dies) while
+    the database is checked, created or migrated."""
+    with _private_umask():
+        fd = os.open(state_dir / "open.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        waited_until = time.monotonic() + OPEN_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > waited_until:
+                    raise StateError(
+                        f"another fleetwatch has been opening {state_dir / 'state.db'} for "
+                        f"{OPEN_WAIT_S:.0f} s (is one stopped mid-start?); try again when it is done"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,26 @@ def test_an_empty_or_corrupt_database_is_moved_aside_with_a_message(
     with store.transaction():
         store.set_meta("works", "yes")
     store.close()
+
+
+def test_processes_opening_a_new_state_dir_together_never_see_each_others_half_made_database(
+    tmp_path: Path,
+) -> None:
+    """A database being created is 0 bytes until its schema is written; openers take turns, so a cron
+    check starting beside another never mistakes it for an empty file and moves it aside."""
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom fleetwatch.store import Store\n"
+        "s = Store.open(Path(sys.argv[1]))\nprint(len(s.notes))\ns.close()\n"
+    )
+    for attempt in range(5):
+        state = tmp_path / f"state{attempt}"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", script, str(state)], stdout=subprocess.PIPE, text=True)
+            for _ in range(6)
+        ]
+        notes = [p.communicate(timeout=60)[0].strip() for p in procs]
+        assert notes == ["0"] * 6, notes
+        assert sorted(p.name for p in state.iterdir() if p.name.startswith("state.db.")) == []
 
 
 def _watch_two_passes(state: Path, between: object) -> tuple[list[WatcherEvent], list[int]]:
