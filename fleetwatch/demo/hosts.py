@@ -1,6 +1,9 @@
 """The simulated hosts of ``fleetwatch demo`` and the probe answer each one gives.
 
-Pure: every document is built from ``now``, so timestamps stay relative to the moment of the poll.
+Pure: every document is built from ``since`` (when the simulated fleet started) and ``now``.  The
+histories are anchored at ``since`` and move on with the clock as real ones do: a healthy host keeps
+finishing rounds, a dead one stays silent, and an event keeps its timestamp from poll to poll (what
+the history store's per-round deduplication relies on).
 The peek document mirrors agent-runner 0.3.14 ``--json peek --events N`` (schema 2.6) as captured in
 ``tests/fixtures/agent_runner/peek_*.json``; events come from a small round-by-round builder.
 """
@@ -171,42 +174,58 @@ class Timeline:
 
     def anchored(self, last_event_at: float) -> Timeline:
         """The same history shifted so the newest event happened at ``last_event_at``."""
-        shift = last_event_at - self.t
+        return self.shifted(last_event_at - self.t)
+
+    def shifted(self, shift: float) -> Timeline:
+        """The same history ``shift`` seconds later."""
         for e in self.events:
             e["ts"] += shift
         for r in self.rounds:
             r.start += shift
             r.end = r.end + shift if r.end is not None else None
-        self.t = last_event_at
+        self.t += shift
         return self
+
+
+def _duration(tl: Timeline) -> float:
+    """The next round's length: durations drift a little, as real rounds do, so the history does not
+    look machine-stamped."""
+    return 472.0 + 9.5 * (len(tl.rounds) % 12)
 
 
 def _serving(tl: Timeline, ok_rounds: int) -> Timeline:
     tl.emit("host_cgroup_memory_limit", memory_max=None, memory_swap_max=None, cgroup_path=None, defer=False)
     for _ in range(ok_rounds):
-        # Durations drift a little, as real rounds do, so the history does not look machine-stamped.
-        tl.round(472.0 + 9.5 * len(tl.rounds))
+        tl.round(_duration(tl))
     return tl
 
 
-def healthy(now: float) -> Timeline:
-    """Six clean ~8-minute rounds; the seventh started a minute and a half ago."""
+def healthy(since: float, now: float) -> Timeline:
+    """At ``since``: six clean ~8-minute rounds, the seventh started a minute and a half before; from
+    then on a clean round every ~9 minutes."""
+    start = _serving(Timeline(), 6)
+    start.round(None)
+    shift = since - 90 - start.t
     tl = _serving(Timeline(), 6)
+    # Rounds that have ended by ``now``: the next one spawns 60.13 s after the previous one's last event.
+    while shift + tl.t + 60.13 + _duration(tl) <= now:
+        tl.round(_duration(tl))
     tl.round(None)
-    return tl.anchored(now - 90)
+    return tl.shifted(shift)
 
 
-def stale(now: float) -> Timeline:
-    """Five clean rounds, then serve died silently about two hours ago."""
-    return _serving(Timeline(), 5).anchored(now - 2 * 3600 - 240)
+def stale(since: float, now: float) -> Timeline:
+    """Five clean rounds, then serve died silently about two hours before ``since``."""
+    return _serving(Timeline(), 5).anchored(since - 2 * 3600 - 240)
 
 
-def auth_failing(now: float) -> Timeline:
-    """Five clean rounds, then four ~2 s exits on an expired OAuth token with the breaker's growing delay."""
+def auth_failing(since: float, now: float) -> Timeline:
+    """Five clean rounds, then four ~2 s exits on an expired OAuth token with the breaker's growing
+    delay, the last 25 s before ``since``; the login is never fixed, so nothing runs after."""
     tl = _serving(Timeline(), 5)
     for gap, took in ((60.0, 1.9), (2.0, 2.1), (4.0, 1.8), (8.0, 2.0)):
         tl.round(took, exit_code=1, tail=AUTH_TAIL, gap=gap)
-    return tl.anchored(now - 25)
+    return tl.anchored(since - 25)
 
 
 @dataclass(frozen=True)
@@ -215,8 +234,9 @@ class SimHost:
 
     alias: str
     summary: str
-    history: Callable[[float], Timeline] | None = None
-    """Supervisor history at a given time; None: nothing listens (unreachable)."""
+    history: Callable[[float, float], Timeline] | None = None
+    """Supervisor history ``(since, now)`` of a fleet started at ``since``; None: nothing listens
+    (unreachable)."""
     service_active: bool = True
     disk_used_pct: float = 41.3
     load_1m: float = 0.42
@@ -297,10 +317,20 @@ def _free_gb(used_pct: float, size_gb: float = 250.0) -> float:
     return round(size_gb * (100.0 - used_pct) / 100.0, 3)
 
 
-def gather_answer(host: SimHost, now: float, events: int, tail_lines: int, round_logs: int) -> str:
-    """The one sentinel line the real gatherer would print on this host at ``now``."""
+def gather_answer(
+    host: SimHost,
+    now: float,
+    events: int,
+    tail_lines: int,
+    round_logs: int,
+    *,
+    since: float | None = None,
+    stopped_at: float | None = None,
+) -> str:
+    """The one sentinel line the real gatherer would print on this host at ``now``, in a simulated fleet
+    started at ``since`` (default: ``now``); its supervisor's history ends at ``stopped_at``."""
     assert host.history is not None, "an unreachable host never answers"
-    tl = host.history(now)
+    tl = host.history(now if since is None else since, now if stopped_at is None else min(now, stopped_at))
     project = host.alias.removeprefix("demo-") + "-agent"
     rounds_dir = f"{HOME}/.agent-runner/{project}/logs/rounds"
     peek = _peek(host, tl, project, events, rounds_dir)

@@ -49,7 +49,9 @@ def is_stop(command: str | None) -> bool:
     return len(argv) == 6 and argv[0:2] == ["sh", "-c"] and argv[3] == "fleetwatch-stop"
 
 
-def _handler(host: SimHost, stopped: set[str]) -> Callable[[asyncssh.SSHServerProcess[str]], Awaitable[None]]:
+def _handler(
+    host: SimHost, stopped: dict[str, float], since: float
+) -> Callable[[asyncssh.SSHServerProcess[str]], Awaitable[None]]:
     async def handle(process: asyncssh.SSHServerProcess[str]) -> None:
         if process.command is None:  # `ssh demo-x` from the TUI's `e`: say where you are, wait for enter
             process.stdout.write(
@@ -60,7 +62,7 @@ def _handler(host: SimHost, stopped: set[str]) -> Callable[[asyncssh.SSHServerPr
             process.exit(0)
             return
         if is_stop(process.command):
-            stopped.add(host.alias)
+            stopped.setdefault(host.alias, time.time())
             process.stderr.write("agent-runner: stopping service...\nagent-runner: stopped (0.1s)\n")
             process.exit(0)
             return
@@ -70,8 +72,9 @@ def _handler(host: SimHost, stopped: set[str]) -> Callable[[asyncssh.SSHServerPr
             process.exit(UNSUPPORTED_EXIT)
             return
         await asyncio.sleep(host.delay_s)
-        now = replace(host, service_active=False) if host.alias in stopped else host
-        process.stdout.write(gather_answer(now, time.time(), *args))
+        stopped_at = stopped.get(host.alias)
+        sim = replace(host, service_active=False) if stopped_at is not None else host
+        process.stdout.write(gather_answer(sim, time.time(), *args, since=since, stopped_at=stopped_at))
         process.exit(0)
 
     return handle
@@ -109,7 +112,8 @@ async def serve(
     """Listen for every reachable host; yield alias -> port (unreachable hosts get a closed port)."""
     authorized = asyncssh.import_authorized_keys(client_public_key)
     live: set[asyncssh.SSHServerConnection] = set()
-    stopped: set[str] = set()  # hosts whose serve fleetwatch stopped: their peek says so from then on
+    stopped: dict[str, float] = {}  # hosts whose serve fleetwatch stopped, and when: their peek says so
+    since = time.time()  # the simulated histories are anchored here and move on with the clock
     listeners: list[asyncssh.SSHAcceptor] = []
     ports: dict[str, int] = {}
     try:
@@ -121,7 +125,7 @@ async def serve(
                 LOOPBACK,
                 0,
                 server_factory=lambda: _Server(live),
-                process_factory=_handler(host, stopped),
+                process_factory=_handler(host, stopped, since),
                 server_host_keys=[host_key],
                 authorized_client_keys=authorized,
                 # Public key only: no password, keyboard-interactive or GSSAPI prompts to fall back to.

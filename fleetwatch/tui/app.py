@@ -177,8 +177,10 @@ class FleetwatchApp(App[int]):
     @guarded("snapshot received")
     def on_snapshot_received(self, message: SnapshotReceived) -> None:
         result = message.result
-        snapshot = result if isinstance(result, Snapshot) else None
-        self.state.polled(message.host, result.latency_s, snapshot)
+        if isinstance(result, Snapshot):
+            self.state.polled(message.host, result.latency_s, result)
+        else:
+            self.state.polled(message.host, result.latency_s, None, failed_at=str(result.stage))
         # Drawn by the next tick, with the others that arrived meanwhile: one table update, not 500.
 
     @guarded("status read")

@@ -107,6 +107,8 @@ class RowContext:
     polling_since: Mapping[str, float] = field(default_factory=dict)
     """Hosts whose poll of the running pass has not ended, and since when."""
     latency: Mapping[str, float | None] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
+    """Polls that failed in the running pass, and at which stage."""
     """Latency of polls that ended in the running pass (shown before the pass settles)."""
 
 
@@ -130,6 +132,8 @@ def poll_cell(h: HostStatus, ctx: RowContext) -> Cell:
     since = ctx.polling_since.get(h.alias)
     if since is not None:
         return (f"polling… {human_duration(max(0.0, ctx.now - since))}", "italic")
+    if h.alias in ctx.failed:
+        return (f"✗ {ctx.failed[h.alias]}", OLD)
     if h.alias in ctx.latency:
         latency = ctx.latency[h.alias]
         return (f"{latency:.1f} s" if latency is not None else "done", "")

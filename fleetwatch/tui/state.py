@@ -37,6 +37,8 @@ class UiState:
     polling_since: float | None = None
     latency: dict[str, float | None] = field(default_factory=dict)
     """Polls that ended in the running pass, before it settles."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Polls of the running pass that failed, and at which stage."""
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     """Each host's latest snapshot from this TUI's own polls (for the detail screen)."""
     transitions: deque[tuple[int, Transition]] = field(default_factory=lambda: deque(maxlen=TRANSITIONS_KEPT))
@@ -45,7 +47,7 @@ class UiState:
 
     def row_context(self) -> RowContext:
         """What the fleet table's cells need besides each host's status."""
-        return RowContext(self.clock(), dict(self.polling), dict(self.latency))
+        return RowContext(self.clock(), dict(self.polling), dict(self.latency), dict(self.failed))
 
     def host(self, alias: str) -> HostStatus | None:
         """The status row of ``alias``."""
@@ -57,12 +59,16 @@ class UiState:
         """A pass began: every host of it is out."""
         self.polling = dict.fromkeys(hosts, at)
         self.polling_since = at
-        self.latency = {}
+        self.latency, self.failed = {}, {}
 
-    def polled(self, host: str, latency: float | None, snapshot: Snapshot | None) -> None:
-        """One host's poll ended."""
+    def polled(
+        self, host: str, latency: float | None, snapshot: Snapshot | None, failed_at: str | None = None
+    ) -> None:
+        """One host's poll ended (``failed_at``: the stage where it failed)."""
         self.polling.pop(host, None)
         self.latency[host] = latency
+        if failed_at is not None:
+            self.failed[host] = failed_at
         if snapshot is not None:
             self.snapshots[host] = snapshot
 
@@ -72,7 +78,7 @@ class UiState:
         if after is not None:
             self.last_pass = after
         if ended:
-            self.polling, self.polling_since, self.latency = {}, None, {}
+            self.polling, self.polling_since, self.latency, self.failed = {}, None, {}, {}
 
     def log_read(self, update: LogUpdate) -> None:
         """New alert-log material."""

@@ -97,6 +97,9 @@ def test_polling_and_alerts_cells() -> None:
     assert cells["poll"] == ("polling… 12 s", "italic")
     assert cells["alerts"] == ("disk_critical +1", columns.SEVERITY_STYLES[Severity.CRITICAL])
     assert columns.money(0.0012) == "$0.0012" and columns.money(12.345) == "$12.35"
+    # a poll that failed in the running pass says where, not how fast it failed
+    failed = columns.RowContext(NOW, latency={"pi1": 0.1}, failed={"pi1": "connect"})
+    assert columns.cells(h, failed)["poll"] == ("✗ connect", columns.OLD)
 
 
 def test_the_spend_column_is_the_fleet_status_spend_today() -> None:

@@ -271,3 +271,31 @@ def test_a_demo_host_stopped_by_fleetwatch_shows_serve_gone_from_then_on(tmp_pat
             return done.outcome
 
     assert asyncio.run(main()) is Outcome.STOPPED
+
+
+def _answer(alias: str, now: float, since: float, stopped_at: float | None = None) -> Snapshot:
+    from fleetwatch.demo.hosts import gather_answer
+
+    [sim] = [h for h in HOSTS if h.alias == alias]
+    text = gather_answer(sim, now, EVENTS, TAIL_LINES, ROUND_LOGS, since=since, stopped_at=stopped_at)
+    return parse_gather(alias, text, "", now)
+
+
+def test_demo_histories_keep_their_timestamps_and_move_on_with_the_clock() -> None:
+    """An event keeps its time from poll to poll (the history store dedups spend on it), and a healthy
+    host keeps finishing rounds while the demo runs: a demo left open does not drift into alerts or
+    count one round's spend on every pass."""
+    since = 1_790_000_000.0
+    first, later = _answer("demo-healthy", since + 5, since), _answer("demo-healthy", since + 65, since)
+    assert first.peek is not None and later.peek is not None
+    assert first.peek.events == later.peek.events
+    hour = _answer("demo-healthy", since + 3600, since)
+    assert hour.peek is not None
+    started = [e.data["round_num"] for e in hour.peek.events if e.kind == "round_start"]
+    assert started[-1] - [e.data["round_num"] for e in first.peek.events if e.kind == "round_start"][-1] == 6
+    newest = max(e.ts for e in hour.peek.events)
+    assert since + 3600 - 600 < newest <= since + 3600  # still busy, not silent for an hour
+    stale = [_answer("demo-stale", since + t, since).peek for t in (5, 3600)]
+    assert stale[0] is not None and stale[1] is not None and stale[0].events == stale[1].events
+    stopped = _answer("demo-healthy", since + 3600, since, stopped_at=since + 60)
+    assert stopped.peek is not None and stopped.peek.events == first.peek.events  # nothing runs after stop
