@@ -264,7 +264,7 @@ def _peek(host: SimHost, tl: Timeline, project: str, events: int, rounds_dir: st
         "project": project,
         "status": {
             "round_num": last.num,
-            "running": False,
+            "running": cur.end is None,
             "last_completed_at": event_ts(last.end or 0.0),
             "last_exit_code": last.exit_code,
             "last_duration_s": (last.end or 0.0) - last.start,
