@@ -42,6 +42,15 @@ def human_duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def human_bytes(count: float) -> str:
+    """``512 B``, ``64 KiB``, ``4 MiB``, ``1.5 GiB``."""
+    for unit in ("B", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if count == int(count) else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
 def parse_duration(text: str) -> float:
     """``90``, ``90s``, ``30m``, ``4h``, ``1h30m``, ``2d`` -> seconds; ValueError otherwise."""
     text = text.strip().lower()

@@ -16,6 +16,9 @@ from fleetwatch.vantage import VantageRules
 DEFAULT_TIMEOUT = Duration(20)
 """Hard deadline per host covering connect + command (and per auto-stop exec)."""
 DEFAULT_CONCURRENCY = 32
+DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024
+"""Cap on what one host's command may print (stdout and stderr together); a poll's output is ~100 KiB."""
+MIN_MAX_OUTPUT_BYTES = 64 * 1024
 WATCH_INTERVAL = Duration(60)
 """Time between passes in watch mode unless configured."""
 CHECK_INTERVAL = Duration(300)
@@ -87,6 +90,9 @@ class PassSettings:
     """Hard deadline per host for connect + command."""
     concurrency: int = DEFAULT_CONCURRENCY
     """Hosts polled at once."""
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """Bytes one host's command may print (stdout and stderr together); more is that host's failure at
+    stage command and its session is closed.  A pass holds at most this × ``concurrency`` of output."""
     interval: Duration | None = None
     """The expected time between passes: watch mode's interval, or how often cron runs ``check`` (for
     sleep detection); None: the command's default (60 s watching, 5 min for ``check``)."""
@@ -103,6 +109,11 @@ class PassSettings:
     def __post_init__(self) -> None:
         require(positive(self.timeout), f"timeout must be more than 0 s, got {self.timeout:g}")
         require(self.concurrency >= 1, f"concurrency must be at least 1 host, got {self.concurrency}")
+        require(
+            self.max_output_bytes >= MIN_MAX_OUTPUT_BYTES,
+            f"max_output_bytes must be at least {MIN_MAX_OUTPUT_BYTES} (a poll prints ~100 KiB), "
+            f"got {self.max_output_bytes}",
+        )
         if self.interval is not None:
             require(positive(self.interval), f"interval must be more than 0 s, got {self.interval:g}")
         if self.deadline is not None:

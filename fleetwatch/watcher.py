@@ -123,10 +123,12 @@ class Watcher:
 
     def __post_init__(self) -> None:
         config_path = self.fleet.ssh_config
-        self.transport = Transport(
-            keep_open=self.keep_open, resolve_jump=lambda name: resolve_alias(name, config_path)
-        )
         self.settings = self.config.passes.with_defaults(self.default_interval, self.default_deadline)
+        self.transport = Transport(
+            keep_open=self.keep_open,
+            resolve_jump=lambda name: resolve_alias(name, config_path),
+            max_output_bytes=self.settings.max_output_bytes,
+        )
         self.outbox = Outbox(self.store.connection, self.config.notify)
 
     async def run_pass(self, on_polled: OnPolled | None = None) -> PassResult | None:

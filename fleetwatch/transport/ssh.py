@@ -12,9 +12,12 @@ from typing import Any
 
 import asyncssh
 
+from fleetwatch.basics import human_bytes
 from fleetwatch.errors import HostError, HostKeyChangedError, Stage, TransportError
 from fleetwatch.inventory.model import SshTarget
+from fleetwatch.settings import DEFAULT_MAX_OUTPUT_BYTES
 from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict, KnownHostsCache
+from fleetwatch.transport.output import Collected, OutputTooLarge, collect, text
 
 JumpResolver = Callable[[str], SshTarget]
 
@@ -114,7 +117,8 @@ def _hop_target(spec: str, resolve: JumpResolver) -> SshTarget:
 
 
 class Transport:
-    """Connections to many hosts; each ``run`` has a hard deadline covering connect and command."""
+    """Connections to many hosts; each ``run`` has a hard deadline covering connect, command and output,
+    and reads at most ``max_output_bytes`` of output."""
 
     def __init__(
         self,
@@ -122,8 +126,10 @@ class Transport:
         connect_timeout: float = 15.0,
         keep_open: bool = False,
         resolve_jump: JumpResolver | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
         self._connect_timeout = connect_timeout
+        self._max_output_bytes = max_output_bytes
         self._keep_open = keep_open
         self._resolve_jump = resolve_jump
         self._prepared: dict[tuple[str, str, int, str], _Prepared] = {}
@@ -140,18 +146,22 @@ class Transport:
         return prepared
 
     async def run(self, target: SshTarget, command: str, timeout: float) -> CommandResult:
-        """Run ``command`` (already shell-quoted) on ``target``; raise ``TransportError`` with the stage."""
+        """Run ``command`` (already shell-quoted) on ``target``; raise ``TransportError`` with the stage.
+
+        ``timeout`` covers the whole exchange: connecting (jump hosts included), running the command and
+        reading its output; at most ``max_output_bytes`` of output is read."""
         started = time.monotonic()
         prepared = self._prepare(target)
         stage = Stage.CONNECT
         hops: list[str] = []  # the jump host being connected to, while one is
+        output = Collected(self._max_output_bytes)
         try:
             async with asyncio.timeout(timeout), prepared.lock:
                 reused = prepared.conn is not None and not prepared.conn.is_closed()
                 conn = await self._connection(prepared, hops)
                 stage = Stage.COMMAND
                 try:
-                    proc = await conn.run(command, check=False, stdin=asyncssh.DEVNULL)
+                    process = await conn.create_process(command, encoding=None, stdin=asyncssh.DEVNULL)
                 except (OSError, asyncssh.Error):
                     if not reused:
                         raise
@@ -161,9 +171,10 @@ class Transport:
                     stage = Stage.CONNECT
                     conn = await self._connection(prepared, hops)
                     stage = Stage.COMMAND
-                    proc = await conn.run(command, check=False, stdin=asyncssh.DEVNULL)
+                    process = await conn.create_process(command, encoding=None, stdin=asyncssh.DEVNULL)
+                await collect(process, output)
         except TimeoutError:
-            await self._drop(prepared)
+            self._abort(prepared)
             if hops:
                 raise TransportError(
                     target.alias,
@@ -172,6 +183,14 @@ class Transport:
                     f"check the jump host {hops[-1]}",
                     via=hops[-1],
                 ) from None
+            if stage is Stage.COMMAND and output.size:
+                raise TransportError(
+                    target.alias,
+                    stage,
+                    f"timed out after {timeout:g} s while the command was still printing "
+                    f"({human_bytes(output.size)} so far)",
+                    "something on the host prints without end (a login script, a stuck agent-runner?)",
+                ) from None
             waited = "the command to finish" if stage is Stage.COMMAND else "the SSH handshake"
             raise TransportError(
                 target.alias,
@@ -179,10 +198,18 @@ class Transport:
                 f"timed out after {timeout:g} s waiting for {waited}",
                 "the host accepts TCP but does not answer; check sshd and load on it",
             ) from None
+        except OutputTooLarge:
+            self._abort(prepared)  # the session is closed; the connection too, whatever is still in flight
+            raise TransportError(
+                target.alias,
+                Stage.COMMAND,
+                f"printed more than {human_bytes(self._max_output_bytes)} (max_output_bytes): "
+                "stopped reading and closed the session",
+                "find what prints so much on the host (a login script, a broken agent-runner), "
+                "or raise max_output_bytes in the config",
+            ) from None
         except asyncio.CancelledError:  # the pass's deadline, or shutdown: leave no half-used connection
-            if prepared.conn is not None:
-                prepared.conn.close()
-                prepared.conn = None
+            self._abort(prepared)
             raise
         except TransportError:
             await self._drop(prepared)
@@ -192,7 +219,7 @@ class Transport:
             raise _classify(target, stage, exc, prepared.policy.verdict) from None
         if not self._keep_open:
             await self._drop(prepared)
-        if proc.exit_status is None and proc.exit_signal is None:
+        if process.exit_status is None and process.exit_signal is None:
             await self._drop(prepared)
             raise TransportError(
                 target.alias,
@@ -201,9 +228,9 @@ class Transport:
                 "check sshd and the host's load; the next poll reconnects",
             )
         return CommandResult(
-            stdout=_text(proc.stdout),
-            stderr=_text(proc.stderr),
-            exit_status=proc.exit_status,
+            stdout=text(output.stdout),
+            stderr=text(output.stderr),
+            exit_status=process.exit_status,
             seconds=time.monotonic() - started,
         )
 
@@ -264,6 +291,14 @@ class Transport:
             conn = prepared.conn
         return conn
 
+    @staticmethod
+    def _abort(prepared: _Prepared) -> None:
+        """Close ``prepared``'s connection now, without waiting for the server's goodbye (a deadline
+        has passed, or the host is flooding us)."""
+        conn, prepared.conn = prepared.conn, None
+        if conn is not None:
+            conn.abort()
+
     async def _drop(self, prepared: _Prepared) -> None:
         conn, prepared.conn = prepared.conn, None
         if conn is not None:
@@ -309,12 +344,6 @@ class Transport:
             raise _classify(target, Stage.CONNECT, exc, prepared.policy.verdict) from None
         line = offered[0].export_public_key("openssh").decode().strip() if offered else ""
         return prepared.policy.verdict, line
-
-
-def _text(data: str | bytes | None) -> str:
-    if data is None:
-        return ""
-    return data if isinstance(data, str) else data.decode("utf-8", "replace")
 
 
 def _classify(target: SshTarget, stage: Stage, exc: BaseException, verdict: KeyVerdict) -> TransportError:
