@@ -5,7 +5,7 @@ versioned and loosely specified; fleetwatch needs only some of its fields, must 
 does not know, and must name the *first wrong field* for the operator.  A few small checkers do that
 with no dependency and no import cost on every start.
 
-- ``load_json``: NaN / Infinity are never numbers here, nesting is capped, nothing raises.
+- ``load_json``: NaN / Infinity are never numbers here, nesting and size are capped, nothing raises.
 - ``Checker``: records "where: what is wrong" problems and hands back safe values (or None).
 """
 
@@ -18,6 +18,9 @@ from typing import Any
 
 MAX_DEPTH = 24
 """No document fleetwatch reads nests deeper than this (peek's nests 4 levels)."""
+MAX_VALUES = 200_000
+"""Nor holds more values than this (a poll's has a few thousand): parsing costs ~100 bytes per value, so
+this bounds the memory one document can take (~20 MB) whatever its size."""
 MAX_PROBLEMS = 5
 """Problems listed per host; the rest are counted."""
 
@@ -33,7 +36,12 @@ class NonFinite:
 
 
 def load_json(text: str, what: str) -> tuple[Any, str | None]:
-    """(value, None) or (None, why it is unusable): malformed, too deeply nested, not finite."""
+    """(value, None) or (None, why it is unusable): malformed, too deeply nested or too many values
+    (checked before parsing), not finite."""
+    # At most one value per comma, plus one per object or list opened (commas in strings count too).
+    values = 1 + text.count(",") + text.count("[") + text.count("{")
+    if values > MAX_VALUES:
+        return None, f"{what} holds up to {values} values (fleetwatch reads at most {MAX_VALUES})"
     try:
         value = json.loads(text, parse_constant=NonFinite)
     except json.JSONDecodeError as exc:
@@ -60,7 +68,8 @@ def _depth(value: Any) -> int:
         deepest = max(deepest, level)
         if level > MAX_DEPTH:
             return level  # deep enough to refuse: no need to measure the rest
-        stack.extend((child, level + 1) for child in children)
+        # Only containers go on the stack: a list of 100,000 numbers costs no 100,000 tuples here.
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return deepest
 
 

@@ -170,3 +170,11 @@ def test_a_host_with_invalid_data_is_held_back_from_auto_stop() -> None:
 
     snap = parsed(gather(facts={"time": NOW, "disk": {"path": "/", "used_pct": 99.5}, "load_1m": "high"}))
     assert snap.problems is not None and snap.facts is not None and snap.facts.disk_used_pct == 99.5
+
+
+def test_a_document_with_too_many_values_is_refused_before_it_is_parsed() -> None:
+    from fleetwatch.probe.validate import MAX_VALUES
+
+    flood = SENTINEL + json.dumps({"gather": 1, "x": [{}] * MAX_VALUES})
+    with pytest.raises(SnapshotError, match=f"values \\(fleetwatch reads at most {MAX_VALUES}\\)"):
+        parsed(flood)  # peek's output travels inside this document: the same bound covers it

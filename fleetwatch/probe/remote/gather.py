@@ -238,7 +238,7 @@ def main():
     result["peek"] = run_peek(runner, args)
     try:
         peek = json.loads(result["peek"]["stdout"])
-    except ValueError:
+    except (ValueError, RecursionError):  # garbage, or nested too deep: fleetwatch names either
         peek = None
     result["peek"]["seconds"] = round(time.time() - started, 3)
     rounds_dir = find_rounds_dir(peek, config)
