@@ -18,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +67,13 @@ class Sshd:
 
 
 def _sshd_config(
-    workdir: Path, port: int, host_key: Path, authorized_keys: Path, user: str, env: dict[str, str]
+    workdir: Path,
+    port: int,
+    host_key: Path,
+    authorized_keys: Path,
+    user: str,
+    env: dict[str, str],
+    extra: Sequence[str] = (),
 ) -> str:
     setenv = " ".join(f"{k}={v}" for k, v in env.items())
     return "\n".join(
@@ -90,6 +97,7 @@ def _sshd_config(
             "MaxStartups 200",  # a full pass opens one connection per host at once
             "MaxSessions 50",
             "LogLevel VERBOSE",
+            *extra,
             "",
         ]
     )
@@ -117,8 +125,10 @@ def start_sshd(
     authorized_keys: Path,
     user: str,
     extra_env: dict[str, str] | None = None,
+    extra_config: Sequence[str] = (),
 ) -> Sshd:
-    """Start a persona's sshd on a free loopback port and wait until it speaks SSH."""
+    """Start a persona's sshd on a free loopback port and wait until it speaks SSH (``extra_config``:
+    more sshd_config lines, such as ``ForceCommand`` or ``HostCertificate``)."""
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation dir sshd insists on
     workdir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +137,7 @@ def start_sshd(
     for _attempt in range(5):  # the free port may be taken between our pick and sshd's bind
         port = free_port()
         config = workdir / "sshd_config"
-        config.write_text(_sshd_config(workdir, port, host_key, authorized_keys, user, env))
+        config.write_text(_sshd_config(workdir, port, host_key, authorized_keys, user, env, extra_config))
         subprocess.run([str(SSHD), "-t", "-f", str(config)], check=True, capture_output=True)
         with log.open("ab") as sink:
             proc = subprocess.Popen(
