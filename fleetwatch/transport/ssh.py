@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import asyncssh
@@ -18,6 +19,7 @@ from fleetwatch.inventory.model import SshTarget
 from fleetwatch.settings import DEFAULT_MAX_OUTPUT_BYTES
 from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict, KnownHostsCache
 from fleetwatch.transport.output import Collected, OutputTooLarge, collect, text
+from fleetwatch.transport.proxy import Proxy, start_proxy
 
 JumpResolver = Callable[[str], SshTarget]
 
@@ -50,6 +52,8 @@ class _Prepared:
     """Keyword arguments for ``asyncssh.connect``: it builds its options object from them on every
     connect anyway (in a thread), so building one here too only doubled a cold pass's cost."""
     conn: asyncssh.SSHClientConnection | None = None
+    proxy: Proxy | None = None
+    """The running ProxyCommand that ``conn`` goes through, if any."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -88,7 +92,6 @@ def _build(
         "connect_timeout": min(timeout, connect_timeout),
         "keepalive_interval": target.server_alive_interval or 0,
         "keepalive_count_max": target.server_alive_count_max,
-        "proxy_command": target.proxy_command or (),
         # Keys come only from the resolved IdentityFile list (plus the agent): never from asyncssh defaults.
         "ignore_encrypted": True,
     }
@@ -136,6 +139,8 @@ class Transport:
         # One parse of each known_hosts file for all hosts, not one per host (quadratic in fleet size).
         self._known_hosts = KnownHostsCache()
         self._keys: KeyCache = {}
+        self._proxies: set[Proxy] = set()
+        """ProxyCommands started and not yet reaped: ``close`` waits for them."""
 
     def _prepare(self, target: SshTarget) -> _Prepared:
         key = (target.alias, target.hostname, target.port, target.user)
@@ -174,7 +179,23 @@ class Transport:
                     process = await conn.create_process(command, encoding=None, stdin=asyncssh.DEVNULL)
                 await collect(process, output)
         except TimeoutError:
+            # The ProxyCommand (of the target, or of the hop being reached) that gave no handshake.
+            waiting = self._hop(hops[-1]) if hops else prepared
+            proxy_said = waiting.proxy.last_line() if waiting and waiting.proxy is not None else None
             self._abort(prepared)
+            if waiting is not None and waiting is not prepared:
+                self._abort(waiting)
+            if proxy_said is not None and stage is Stage.CONNECT:
+                failed = _proxy_failed(
+                    waiting.target if waiting is not None else target,
+                    f"gave no SSH handshake within {timeout:g} s" + (f": {proxy_said}" if proxy_said else ""),
+                )
+                if not hops:
+                    raise failed from None
+                raise TransportError(
+                    target.alias, failed.stage, f"via jump host {hops[-1]}: {failed.reason}", failed.hint,
+                    via=hops[-1],
+                ) from None  # fmt: skip
             if hops:
                 raise TransportError(
                     target.alias,
@@ -238,16 +259,7 @@ class Transport:
         if prepared.conn is not None and not prepared.conn.is_closed():
             return prepared.conn
         tunnel = await self._tunnel(prepared.target, hops)
-        target = prepared.target
-        prepared.conn = await asyncssh.connect(
-            target.hostname,
-            target.port,
-            tunnel=tunnel if tunnel is not None else (),
-            # config=None: ssh -G already resolved everything; asyncssh must not re-read ssh_config.
-            config=None,
-            **prepared.options,
-            client_factory=lambda: _Client(prepared.policy),
-        )
+        prepared.conn = await self._open(prepared, tunnel, partial(_Client, prepared.policy))
         return prepared.conn
 
     async def _tunnel(self, target: SshTarget, hops: list[str]) -> asyncssh.SSHClientConnection | None:
@@ -270,16 +282,13 @@ class Transport:
             hops.append(hop.alias)
             try:
                 if prepared.conn is None or prepared.conn.is_closed():
-                    prepared.conn = await asyncssh.connect(
-                        hop.hostname,
-                        hop.port,
-                        tunnel=conn if conn is not None else (),
-                        config=None,
-                        **prepared.options,
-                        client_factory=lambda p=prepared: _Client(p.policy),
-                    )
-            except (OSError, asyncssh.Error) as exc:
-                err = _classify(hop, Stage.CONNECT, exc, prepared.policy.verdict)
+                    prepared.conn = await self._open(prepared, conn, partial(_Client, prepared.policy))
+            except (OSError, asyncssh.Error, TransportError) as exc:
+                err = (
+                    exc
+                    if isinstance(exc, TransportError)
+                    else _classify(hop, Stage.CONNECT, exc, prepared.policy.verdict)
+                )
                 raise TransportError(
                     target.alias,
                     err.stage,
@@ -298,6 +307,7 @@ class Transport:
         conn, prepared.conn = prepared.conn, None
         if conn is not None:
             conn.abort()
+        _end_proxy(prepared)
 
     async def _drop(self, prepared: _Prepared) -> None:
         conn, prepared.conn = prepared.conn, None
@@ -308,14 +318,76 @@ class Transport:
                     await conn.wait_closed()
             except (TimeoutError, OSError, asyncssh.Error):
                 pass
+        _end_proxy(prepared)
 
     async def close(self) -> None:
-        """Close every open connection (jump hosts included)."""
+        """Close every open connection (jump hosts included) and reap every ProxyCommand."""
         await asyncio.gather(*(self._drop(p) for p in self._prepared.values()))
+        await asyncio.gather(*(p.wait_closed() for p in list(self._proxies)))
+
+    def _hop(self, alias: str) -> _Prepared | None:
+        """The prepared jump host ``alias`` (the one being connected to when a deadline passed)."""
+        return next((p for p in self._prepared.values() if p.target.alias == alias), None)
+
+    async def _open(
+        self,
+        prepared: _Prepared,
+        tunnel: asyncssh.SSHClientConnection | None,
+        client_factory: Callable[[], asyncssh.SSHClient],
+    ) -> asyncssh.SSHClientConnection:
+        """Connect to ``prepared``'s target: through ``tunnel`` (its ProxyJump chain), else through its
+        ProxyCommand, else directly.  A ProxyCommand that fails is named, with its last words."""
+        target = prepared.target
+        route: dict[str, Any] = {"tunnel": tunnel} if tunnel is not None else {}
+        proxy = None
+        if tunnel is None and target.proxy_command:
+            proxy = await self._start_proxy(prepared, target.proxy_command)
+            route["sock"] = proxy.sock
+        try:
+            # config=None: ssh -G already resolved everything; asyncssh must not re-read ssh_config.
+            return await asyncssh.connect(
+                target.hostname,
+                target.port,
+                config=None,
+                **route,
+                **prepared.options,
+                client_factory=client_factory,
+            )
+        except (OSError, asyncssh.Error) as exc:
+            # A refused key or login came through a working proxy; a timeout is the deadline's to say.
+            if proxy is None or isinstance(
+                exc, TimeoutError | asyncssh.HostKeyNotVerifiable | asyncssh.PermissionDenied
+            ):
+                raise
+            status = await proxy.exit_status()
+            # Socket errors on a socket pair are the proxy's end going away; asyncssh errors other than a
+            # lost connection are the far side speaking (through a proxy that still runs).
+            if status is None and not isinstance(exc, OSError | asyncssh.ConnectionLost):
+                raise
+            ended = f"exited {status}" if status is not None else "closed the connection"
+            said = proxy.last_line()
+            raise _proxy_failed(
+                target, f"{ended} before the SSH handshake" + (f": {said}" if said else "")
+            ) from None
+
+    async def _start_proxy(self, prepared: _Prepared, command: str) -> Proxy:
+        """Start ``prepared``'s ProxyCommand (ending the one its last connection went through)."""
+        _end_proxy(prepared)
+        try:
+            proxy = await start_proxy(command)
+        except OSError as exc:
+            raise _proxy_failed(prepared.target, f"could not be started: {exc.strerror or exc}") from None
+        prepared.proxy = proxy
+        self._proxies.add(proxy)
+        if proxy.reader is not None:
+            proxy.reader.add_done_callback(lambda _: self._proxies.discard(proxy))
+        return proxy
 
     async def fetch_host_key(self, target: SshTarget, timeout: float) -> tuple[KeyVerdict, str]:
         """Connect far enough to see the host key; return the verdict and the key line to record."""
-        prepared = self._prepare(target)
+        shared = self._prepare(target)
+        # Its own connection state: a kept-open connection to the same host (and its proxy) stays as is.
+        prepared = _Prepared(target=target, policy=shared.policy, options=shared.options)
         offered: list[asyncssh.SSHKey] = []
 
         class _Peek(asyncssh.SSHClient):
@@ -327,14 +399,7 @@ class Transport:
         try:
             async with asyncio.timeout(timeout):
                 tunnel = await self._tunnel(target, [])
-                conn = await asyncssh.connect(
-                    target.hostname,
-                    target.port,
-                    tunnel=tunnel if tunnel is not None else (),
-                    config=None,
-                    **prepared.options,
-                    client_factory=_Peek,
-                )
+                conn = await self._open(prepared, tunnel, _Peek)
                 conn.close()  # the key was already on record
         except TimeoutError:
             raise TransportError(target.alias, Stage.CONNECT, f"timed out after {timeout:g} s") from None
@@ -342,8 +407,26 @@ class Transport:
             pass
         except (OSError, asyncssh.Error) as exc:
             raise _classify(target, Stage.CONNECT, exc, prepared.policy.verdict) from None
+        finally:
+            _end_proxy(prepared)
         line = offered[0].export_public_key("openssh").decode().strip() if offered else ""
         return prepared.policy.verdict, line
+
+
+def _proxy_failed(target: SshTarget, what: str) -> TransportError:
+    return TransportError(
+        target.alias,
+        Stage.CONNECT,
+        f"ProxyCommand {what}",
+        f"check ProxyCommand for {target.alias} in the ssh config (`ssh -G {target.alias}` shows it) "
+        "and run it by hand",
+    )
+
+
+def _end_proxy(prepared: _Prepared) -> None:
+    proxy, prepared.proxy = prepared.proxy, None
+    if proxy is not None:
+        proxy.close()
 
 
 def _classify(target: SshTarget, stage: Stage, exc: BaseException, verdict: KeyVerdict) -> TransportError:
