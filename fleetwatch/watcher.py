@@ -33,7 +33,7 @@ from fleetwatch.heartbeat import Signal, ping, signal_url
 from fleetwatch.history.report import load_report, report_lines
 from fleetwatch.history.store import spend_on, trends
 from fleetwatch.inventory.fleet import Fleet
-from fleetwatch.inventory.resolve import resolve_alias
+from fleetwatch.inventory.resolve import Jumps
 from fleetwatch.notify.messages import compose_text
 from fleetwatch.notify.model import Notification
 from fleetwatch.notify.outbox import Outbox
@@ -126,7 +126,7 @@ class Watcher:
         self.settings = self.config.passes.with_defaults(self.default_interval, self.default_deadline)
         self.transport = Transport(
             keep_open=self.keep_open,
-            resolve_jump=lambda name: resolve_alias(name, config_path),
+            resolve_jump=Jumps(config_path, self.fleet.jump_hosts),
             max_output_bytes=self.settings.max_output_bytes,
         )
         self.outbox = Outbox(self.store.connection, self.config.notify)

@@ -14,7 +14,7 @@ from fleetwatch.cli.settings import effective_config, selected_fleet, ssh_config
 from fleetwatch.config import Config
 from fleetwatch.inventory.fleet import members
 from fleetwatch.inventory.model import Destination, Host
-from fleetwatch.inventory.resolve import resolve_alias
+from fleetwatch.inventory.resolve import Jumps, resolve_alias
 from fleetwatch.status import ExitCode
 from fleetwatch.transport import Transport
 from fleetwatch.transport.host_keys import known_hosts_name, record_key_line
@@ -80,7 +80,7 @@ def cmd_trust(args: argparse.Namespace) -> ExitCode:
     config = effective_config(args)
     ssh_config, explicit = ssh_config_path(config)
     target = resolve_alias(args.alias, ssh_config, destination=_destination(args.alias, config, explicit))
-    transport = Transport(resolve_jump=lambda name: resolve_alias(name, ssh_config))
+    transport = Transport(resolve_jump=Jumps(ssh_config))
     verdict, key_line = asyncio.run(transport.fetch_host_key(target, float(config.passes.timeout)))
     where = known_hosts_name(target.hostname, target.port)
     if verdict.outcome in ("", "known"):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from fleetwatch.errors import HostError, InventoryError
 from fleetwatch.inventory.ansible import load_ansible
-from fleetwatch.inventory.model import Destination, Host
-from fleetwatch.inventory.resolve import resolve_all
+from fleetwatch.inventory.model import Destination, Host, SshTarget
+from fleetwatch.inventory.resolve import resolve_all, resolve_jumps
 from fleetwatch.inventory.ssh_config import discover_aliases
 from fleetwatch.inventory.yaml_file import InventoryHost, load_inventory
 from fleetwatch.settings import HostSettings
@@ -104,6 +104,8 @@ class Fleet:
     hosts: tuple[Host, ...]
     unresolved: Mapping[str, HostError]
     ssh_config: Path
+    jump_hosts: Mapping[str, SshTarget | InventoryError] = field(default_factory=dict)
+    """The hosts' ProxyJump hops, resolved with them (once per resolution, not per connection)."""
 
     @property
     def names(self) -> list[str]:
@@ -139,7 +141,11 @@ def select_fleet(
     named = [str(p) for p in (*inventories, *ansible)]
     _named_but_unknown([h for h in hosts if h.alias not in known], ssh_config, named)
     unresolved = {e.host: e for e in errors if isinstance(e, HostError)}
-    return Fleet(tuple(chosen), tuple(hosts), unresolved, ssh_config)
+    as_named = {m.alias for m in chosen if m.destination is None}  # resolved as `ssh -G ALIAS`, as a hop is
+    jump_hosts = resolve_jumps(
+        [h.target for h in hosts], ssh_config, known={h.alias: h.target for h in hosts if h.alias in as_named}
+    )
+    return Fleet(tuple(chosen), tuple(hosts), unresolved, ssh_config, jump_hosts)
 
 
 def _config_broken(errors: Sequence[InventoryError]) -> None:

@@ -235,6 +235,45 @@ def resolve_all(
     return {a: results[a] for a in unique}
 
 
+class Jumps:
+    """ProxyJump hops as the transport asks for them, resolved once per fleet resolution and shared by
+    every connection: ``ssh -G`` (and any ``Match exec`` it runs) runs once per hop alias, not once per
+    hop per host per reconnect, and never inside a pass when the hops were resolved with the fleet."""
+
+    def __init__(
+        self, config_path: Path, resolved: Mapping[str, SshTarget | InventoryError] | None = None
+    ) -> None:
+        self._config = config_path
+        self._resolved: dict[str, SshTarget | InventoryError] = dict(resolved or {})
+
+    def __call__(self, alias: str) -> SshTarget:
+        """The hop ``alias`` as ``ssh -G alias`` resolves it; raises ``ResolveError``."""
+        found = self._resolved.get(alias)
+        if found is None:
+            found = self._resolved[alias] = _fallback(alias, self._config, None)
+        if isinstance(found, SshTarget):
+            return found
+        if isinstance(found, ResolveError):
+            raise found
+        raise ResolveError(alias, str(found), path=found.path, line=found.line)
+
+
+def resolve_jumps(
+    targets: Iterable[SshTarget],
+    config_path: Path,
+    *,
+    known: Mapping[str, SshTarget] | None = None,
+    timeout: float = SSH_TIMEOUT_S,
+) -> dict[str, SshTarget | InventoryError]:
+    """Every ProxyJump hop of ``targets``, resolved as ``resolve_all`` does (concurrently, cached); an
+    alias in ``known`` (already resolved as ``ssh -G alias``) is taken from there."""
+    reuse = known or {}
+    hops = list(dict.fromkeys(hop for t in targets for hop in t.jumps))
+    resolved: dict[str, SshTarget | InventoryError] = {h: reuse[h] for h in hops if h in reuse}
+    resolved.update(resolve_all([h for h in hops if h not in reuse], config_path, timeout=timeout))
+    return resolved
+
+
 def _fallback(alias: str, config_path: Path, destination: Destination | None) -> SshTarget | InventoryError:
     try:
         return resolve_alias(alias, config_path, destination=destination)
