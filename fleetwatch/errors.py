@@ -67,6 +67,11 @@ class HostKeyChangedError(TransportError):
     """The host offered a key that differs from the one on record: refused, never accepted."""
 
 
+class HostKeyRevokedError(HostKeyChangedError):
+    """The host offered a key (or a certificate from a CA) marked ``@revoked``: refused, never recorded,
+    and as alarming as a changed key."""
+
+
 class SnapshotError(HostError):
     """The remote's output could not be turned into a snapshot."""
 

@@ -17,7 +17,7 @@ from fleetwatch.inventory.model import Destination, Host
 from fleetwatch.inventory.resolve import Jumps, resolve_alias
 from fleetwatch.status import ExitCode
 from fleetwatch.transport import Transport
-from fleetwatch.transport.host_keys import known_hosts_name, record_key_line
+from fleetwatch.transport.host_keys import record_key_line, record_name
 
 
 def host_record(h: Host) -> dict[str, object]:
@@ -82,8 +82,17 @@ def cmd_trust(args: argparse.Namespace) -> ExitCode:
     target = resolve_alias(args.alias, ssh_config, destination=_destination(args.alias, config, explicit))
     transport = Transport(resolve_jump=Jumps(ssh_config))
     verdict, key_line = asyncio.run(transport.fetch_host_key(target, float(config.passes.timeout)))
-    where = known_hosts_name(target.hostname, target.port)
-    if verdict.outcome in ("", "known"):
+    where = record_name(target)
+    if verdict.outcome == "revoked":
+        diag(
+            f"{args.alias}: host key stage: the key it offers, {verdict.presented}, is marked @revoked in "
+            "known_hosts. Not recording: a revoked key stays refused; the host's keys must be replaced"
+        )
+        return ExitCode.CRITICAL
+    if verdict.outcome == "unreadable":
+        diag(f"{args.alias}: host key stage: could not read known_hosts; check the UserKnownHostsFile files")
+        return ExitCode.UNKNOWN
+    if verdict.outcome == "known":
         print(f"{args.alias} ({where}) is already trusted in {verdict.file}")
         return ExitCode.OK
     if verdict.outcome == "changed":

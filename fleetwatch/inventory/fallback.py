@@ -401,6 +401,7 @@ class _Resolver:
             global_known_hosts_files=global_known,
             strict_host_key_checking=self.strict or "ask",
             hash_known_hosts=bool(self.hash_known_hosts),
+            host_key_alias=self.host_key_alias,
             connect_timeout=float(self.connect_timeout) if self.connect_timeout else None,
             server_alive_interval=self.alive_interval or 0,
             server_alive_count_max=3 if self.alive_count is None else self.alive_count,

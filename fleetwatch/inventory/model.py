@@ -27,6 +27,9 @@ class SshTarget:
     strict_host_key_checking: str = "ask"
     """One of ``yes``, ``accept-new``, ``no``, ``ask`` (``ask`` behaves as ``yes``: nobody answers)."""
     hash_known_hosts: bool = False
+    host_key_alias: str | None = None
+    """HostKeyAlias: the name the host key is looked up and recorded under (and its certificate's
+    principal), instead of ``[hostname]:port``."""
     connect_timeout: float | None = None
     server_alive_interval: int = 0
     server_alive_count_max: int = 3

@@ -428,6 +428,7 @@ def parse_ssh_g(alias: str, output: str) -> SshTarget:
         global_known_hosts_files=() if global_known == ["none"] else tuple(map(expand_tilde, global_known)),
         strict_host_key_checking=_STRICT[values.get("stricthostkeychecking", "ask")],
         hash_known_hosts=values.get("hashknownhosts") == "yes",
+        host_key_alias=values.get("hostkeyalias"),
         # 0 means "no timeout" to ssh, like none.
         connect_timeout=None if timeout in ("none", "0") else float(timeout),
         server_alive_interval=int(values.get("serveraliveinterval", "0")),

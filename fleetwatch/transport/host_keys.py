@@ -5,6 +5,12 @@ setting, including ``no`` (OpenSSH would connect with a warning).  Unknown keys 
 recorded only under ``accept-new`` and ``no``; ``yes`` and ``ask`` (nobody is there to answer)
 refuse them and point at ``fleetwatch trust``.
 
+As with ssh: a key marked ``@revoked`` is refused whatever else is on record (and said to be
+revoked, never "unknown"); a host certificate is accepted when an ``@cert-authority`` line covering
+the host signed it (asyncssh checks the signature, validity and principals), and without such a line
+the plain key is asked for instead, as ssh retries with the plain key; ``HostKeyAlias`` replaces
+``[hostname]:port`` as the name looked up and recorded, and IP lines are not consulted then.
+
 Each set of known_hosts files is parsed once (``KnownHostsCache``) and again only when one of them
 changes: re-reading the file for every host made the first pass quadratic in fleet size.
 """
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.public_key import get_default_public_key_algs
 
 from fleetwatch.inventory.model import SshTarget
 
@@ -32,11 +39,16 @@ class KeyVerdict:
     """What the policy decided about the key a server presented (set during the handshake)."""
 
     outcome: str = ""
-    """``known``, ``recorded`` (new key written), ``unknown`` (refused) or ``changed`` (refused)."""
+    """``known``, ``recorded`` (new key written), ``unknown``, ``changed``, ``revoked`` or ``unreadable``
+    (all four refused); empty when asyncssh decided alone (a certificate, a revoked key)."""
     presented: str = ""
     """Fingerprint of the key the server offered."""
     known: tuple[str, ...] = ()
     """Fingerprints already on record for this host."""
+    revoked: tuple[str, ...] = ()
+    """Fingerprints marked ``@revoked`` that cover this host."""
+    authorities: tuple[str, ...] = ()
+    """Fingerprints of the ``@cert-authority`` keys that cover this host."""
     file: str = ""
     """The known_hosts file consulted or written."""
 
@@ -44,6 +56,12 @@ class KeyVerdict:
 def known_hosts_name(hostname: str, port: int) -> str:
     """The name OpenSSH records a host under: ``host`` or ``[host]:port``."""
     return hostname if port == 22 else f"[{hostname}]:{port}"
+
+
+def record_name(target: SshTarget) -> str:
+    """The name ssh looks ``target``'s key up and records it under: its HostKeyAlias (as is, no port),
+    else ``host`` or ``[host]:port``."""
+    return target.host_key_alias or known_hosts_name(target.hostname, target.port)
 
 
 def hashed_name(name: str, salt: bytes | None = None) -> str:
@@ -206,38 +224,71 @@ class HostKeyPolicy:
         self.write_file = target.user_known_hosts_files[0] if target.user_known_hosts_files else ""
         self.verdict = KeyVerdict()
         self._known: list[asyncssh.SSHKey] = []
+        self._revoked: list[asyncssh.SSHKey] = []
         self._cache = cache if cache is not None else KnownHostsCache()
 
     def lookup(self, host: str, addr: str, port: int | None) -> tuple[list[Any], list[Any], list[Any]]:
-        """asyncssh ``known_hosts`` callable: the trusted, CA and revoked keys on record for this host."""
+        """asyncssh ``known_hosts`` callable: the trusted, CA and revoked keys on record for this host
+        (a revoked key is never also handed over as trusted; asyncssh refuses revoked keys first)."""
         self.verdict = KeyVerdict(file=self.write_file)
+        if self.target.host_key_alias:
+            # ssh looks the alias up as given: no [alias]:port, no IP address (CheckHostIP is off then).
+            host, addr, port = self.target.host_key_alias, "", None
         try:
             matched = self._cache.match(self.files, host, addr, port)
-            if matched is None:
-                self._known = []
-                return [], [], []
-            trusted, ca, revoked, *_ = matched
         except (OSError, ValueError, asyncssh.KeyImportError):
             # An unreadable or corrupt file must not turn into "no keys known, accept the new one".
-            self._known = []
+            self._known = self._revoked = []
             self.verdict.outcome = "unreadable"
             return [], [], []
-        self._known = list(trusted)
-        return list(trusted), list(ca), list(revoked)
+        trusted, ca, revoked = (
+            (list(matched[0]), list(matched[1]), list(matched[2])) if matched else ([], [], [])
+        )
+        self._revoked = revoked
+        self._known = [k for k in trusted if k.public_data not in {r.public_data for r in revoked}]
+        # A revoked CA stays listed: the certificate is then asked for, and asyncssh refuses it as revoked.
+        self.verdict.known = tuple(fingerprint(k) for k in self._known)
+        self.verdict.revoked = tuple(fingerprint(k) for k in revoked)
+        self.verdict.authorities = tuple(fingerprint(k) for k in ca)
+        return list(self._known), ca, revoked
+
+    def host_key_algs(self) -> list[str] | None:
+        """Host key algorithms to ask the server for; None for asyncssh's choice (the algorithms of the
+        keys on record, and certificates first when a CA covers the host).  With nothing on record and
+        no CA, only plain keys: a certificate nobody vouches for is worth nothing (ssh then retries with
+        the plain key), and the plain key is what gets judged and recorded."""
+        port = None if self.target.port == 22 else self.target.port
+        self.lookup(self.target.hostname, "", port)
+        if self.verdict.outcome == "unreadable" or self._known or self.verdict.authorities:
+            return None
+        return [alg.decode() for alg in get_default_public_key_algs()]
+
+    def plain_key_algs(self) -> list[str]:
+        """Plain-key algorithms for fetching the key to judge and record (``trust``): those of the keys
+        on record (as asyncssh would ask for them), else every default one.  Call ``lookup`` first."""
+        known = [alg.decode() for key in self._known for alg in key.sig_algorithms]
+        return list(dict.fromkeys(known)) or [alg.decode() for alg in get_default_public_key_algs()]
+
+    def judge(self, key: asyncssh.SSHKey) -> str:
+        """What ssh would make of ``key`` against the records found by ``lookup`` (nothing written):
+        ``revoked``, ``known``, ``changed``, ``unknown`` or ``unreadable``."""
+        self.verdict.presented = fingerprint(key)
+        if self.verdict.outcome == "unreadable":
+            return "unreadable"
+        if key.public_data in {k.public_data for k in self._revoked}:
+            return "revoked"
+        if key.public_data in {k.public_data for k in self._known}:
+            return "known"
+        return "changed" if self._known else "unknown"
 
     def validate(self, key: asyncssh.SSHKey) -> bool:
         """Called by asyncssh for a key not on record: accept (and record) it or refuse it."""
-        self.verdict.presented = fingerprint(key)
-        self.verdict.known = tuple(fingerprint(k) for k in self._known)
-        if self._known or self.verdict.outcome == "unreadable":
-            self.verdict.outcome = self.verdict.outcome or "changed"
-            return False
-        if self.mode in ("accept-new", "no") and self.write_file:
+        outcome = self.judge(key)
+        if outcome == "unknown" and self.mode in ("accept-new", "no") and self.write_file:
             record_key(self.write_file, self.target, key)
-            self.verdict.outcome = "recorded"
-            return True
-        self.verdict.outcome = "unknown"
-        return False
+            outcome = "recorded"
+        self.verdict.outcome = outcome
+        return outcome in ("known", "recorded")
 
 
 def record_key(path: str, target: SshTarget, key: asyncssh.SSHKey) -> None:
@@ -247,7 +298,7 @@ def record_key(path: str, target: SshTarget, key: asyncssh.SSHKey) -> None:
 
 def record_key_line(path: str, target: SshTarget, key_line: str) -> None:
     """Append an OpenSSH public key line (``type base64 [comment]``) for ``target`` to ``path``."""
-    name = known_hosts_name(target.hostname, target.port)
+    name = record_name(target)
     if target.hash_known_hosts:
         name = hashed_name(name)
     line = f"{name} {' '.join(key_line.split()[:2])}\n"

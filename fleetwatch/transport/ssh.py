@@ -14,10 +14,16 @@ from typing import Any
 import asyncssh
 
 from fleetwatch.basics import human_bytes
-from fleetwatch.errors import HostError, HostKeyChangedError, Stage, TransportError
+from fleetwatch.errors import HostError, HostKeyChangedError, HostKeyRevokedError, Stage, TransportError
 from fleetwatch.inventory.model import SshTarget
 from fleetwatch.settings import DEFAULT_MAX_OUTPUT_BYTES
-from fleetwatch.transport.host_keys import HostKeyPolicy, KeyVerdict, KnownHostsCache
+from fleetwatch.transport.host_keys import (
+    HostKeyPolicy,
+    KeyVerdict,
+    KnownHostsCache,
+    fingerprint,
+    record_name,
+)
 from fleetwatch.transport.output import Collected, OutputTooLarge, collect, text
 from fleetwatch.transport.proxy import Proxy, start_proxy
 
@@ -40,6 +46,11 @@ class _Client(asyncssh.SSHClient):
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
         return self._policy.validate(key)
+
+    def validate_host_ca_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        # Called for a certificate whose CA no @cert-authority line covering this host names.
+        self._policy.verdict.presented = f"a certificate signed by {fingerprint(key)}"
+        return False
 
 
 @dataclass
@@ -97,6 +108,8 @@ def _build(
     }
     if target.identities_only:
         kwargs["agent_identities"] = keys
+    if target.host_key_alias:
+        kwargs["host_key_alias"] = target.host_key_alias  # a certificate's principal is checked against it
     return _Prepared(target=target, policy=policy, options=kwargs)
 
 
@@ -339,6 +352,10 @@ class Transport:
         ProxyCommand, else directly.  A ProxyCommand that fails is named, with its last words."""
         target = prepared.target
         route: dict[str, Any] = {"tunnel": tunnel} if tunnel is not None else {}
+        if "server_host_key_algs" not in prepared.options:
+            algs = prepared.policy.host_key_algs()
+            if algs is not None:
+                route["server_host_key_algs"] = algs
         proxy = None
         if tunnel is None and target.proxy_command:
             proxy = await self._start_proxy(prepared, target.proxy_command)
@@ -384,33 +401,46 @@ class Transport:
         return proxy
 
     async def fetch_host_key(self, target: SshTarget, timeout: float) -> tuple[KeyVerdict, str]:
-        """Connect far enough to see the host key; return the verdict and the key line to record."""
+        """Connect far enough to see the host's plain key; return the verdict on it (nothing is
+        recorded here) and the key line to record."""
         shared = self._prepare(target)
-        # Its own connection state: a kept-open connection to the same host (and its proxy) stays as is.
-        prepared = _Prepared(target=target, policy=shared.policy, options=shared.options)
+        # Its own policy and connection state: a kept-open connection to the same host stays as is.
+        policy = HostKeyPolicy(target, self._known_hosts)
+        port = None if target.port == 22 else target.port
+        policy.lookup(target.hostname, "", port)
+        outcome = policy.verdict.outcome
+        # Every plain key the server offers comes to _Peek (asyncssh is told of no records at all), and
+        # is judged against the records as ssh would: a revoked key is seen as revoked, not as unknown.
+        options = {
+            **shared.options,
+            "known_hosts": lambda *_: ([], [], []),
+            "server_host_key_algs": policy.plain_key_algs(),
+        }
+        prepared = _Prepared(target=target, policy=policy, options=options)
         offered: list[asyncssh.SSHKey] = []
 
         class _Peek(asyncssh.SSHClient):
             def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
                 offered.append(key)
-                prepared.policy.validate(key)
                 return False
 
         try:
             async with asyncio.timeout(timeout):
                 tunnel = await self._tunnel(target, [])
                 conn = await self._open(prepared, tunnel, _Peek)
-                conn.close()  # the key was already on record
+                conn.close()
         except TimeoutError:
             raise TransportError(target.alias, Stage.CONNECT, f"timed out after {timeout:g} s") from None
         except asyncssh.HostKeyNotVerifiable:
             pass
         except (OSError, asyncssh.Error) as exc:
-            raise _classify(target, Stage.CONNECT, exc, prepared.policy.verdict) from None
+            raise _classify(target, Stage.CONNECT, exc, policy.verdict) from None
         finally:
             _end_proxy(prepared)
-        line = offered[0].export_public_key("openssh").decode().strip() if offered else ""
-        return prepared.policy.verdict, line
+        if not offered:
+            return policy.verdict, ""
+        policy.verdict.outcome = outcome or policy.judge(offered[0])
+        return policy.verdict, offered[0].export_public_key("openssh").decode().strip()
 
 
 def _proxy_failed(target: SshTarget, what: str) -> TransportError:
@@ -433,29 +463,7 @@ def _classify(target: SshTarget, stage: Stage, exc: BaseException, verdict: KeyV
     """Turn an asyncssh / socket exception into a one-line error with stage and next step."""
     where = f"{target.user}@{target.hostname}:{target.port}"
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        if verdict.outcome == "changed":
-            return HostKeyChangedError(
-                target.alias,
-                Stage.HOST_KEY,
-                f"HOST KEY CHANGED for {where}: offered {verdict.presented}, "
-                f"on record {', '.join(verdict.known)} in {verdict.file}",
-                "refused; if the host was really reinstalled, remove the old line "
-                f"(ssh-keygen -R {target.hostname}) and run: fleetwatch trust {target.alias}",
-            )
-        if verdict.outcome == "unreadable":
-            return TransportError(
-                target.alias,
-                Stage.HOST_KEY,
-                f"could not read known_hosts for {where}",
-                "check the UserKnownHostsFile files are readable and well-formed",
-            )
-        return TransportError(
-            target.alias,
-            Stage.HOST_KEY,
-            f"unknown host key {verdict.presented} for {where} (StrictHostKeyChecking "
-            f"{target.strict_host_key_checking})",
-            f"run: fleetwatch trust {target.alias}",
-        )
+        return _host_key_refused(target, exc, verdict)
     if isinstance(exc, asyncssh.PermissionDenied):
         return TransportError(
             target.alias,
@@ -494,3 +502,56 @@ def _classify(target: SshTarget, stage: Stage, exc: BaseException, verdict: KeyV
             "check sshd on the host",
         )
     return TransportError(target.alias, stage, f"{where}: {exc}")
+
+
+def _host_key_refused(
+    target: SshTarget, exc: asyncssh.HostKeyNotVerifiable, verdict: KeyVerdict
+) -> TransportError:
+    """The one line for a refused host key: revoked, changed, unreadable, a refused certificate, unknown."""
+    where = f"{target.user}@{target.hostname}:{target.port}"
+    name = record_name(target)
+    # asyncssh's own words when it refused alone (a revoked key, a certificate): "... for host X".
+    said = str(exc.reason).split(" for host ")[0]
+    if verdict.outcome == "revoked" or "revoked" in said:
+        what = "its certificate's CA key" if "CA key" in said else "the key it offered"
+        marked = verdict.presented if verdict.outcome == "revoked" else ", ".join(verdict.revoked)
+        return HostKeyRevokedError(
+            target.alias,
+            Stage.HOST_KEY,
+            f"host key REVOKED for {where}: {what} is marked @revoked in known_hosts ({marked})",
+            "refused, and fleetwatch trust will not record it: the host's keys must be replaced, "
+            f"then run: fleetwatch trust {target.alias}",
+        )
+    if verdict.outcome == "changed":
+        return HostKeyChangedError(
+            target.alias,
+            Stage.HOST_KEY,
+            f"HOST KEY CHANGED for {where}: offered {verdict.presented}, "
+            f"on record {', '.join(verdict.known)} in {verdict.file}",
+            "refused; if the host was really reinstalled, remove the old line "
+            f"(ssh-keygen -R '{name}' -f {verdict.file}) and run: fleetwatch trust {target.alias}",
+        )
+    if verdict.outcome == "unreadable":
+        return TransportError(
+            target.alias,
+            Stage.HOST_KEY,
+            f"could not read known_hosts for {where}",
+            "check the UserKnownHostsFile files are readable and well-formed",
+        )
+    if not verdict.outcome:  # asyncssh refused a certificate: unknown CA, wrong principal, expired
+        signed = f" ({verdict.presented})" if verdict.presented else ""
+        principal = target.host_key_alias or target.hostname  # what ssh checks the principals against
+        return TransportError(
+            target.alias,
+            Stage.HOST_KEY,
+            f"host certificate refused for {where}: {said}{signed}",
+            f"check the @cert-authority lines covering {name} in known_hosts and the certificate "
+            f"(ssh-keygen -L -f on the host): its principals must include {principal}",
+        )
+    return TransportError(
+        target.alias,
+        Stage.HOST_KEY,
+        f"unknown host key {verdict.presented} for {where} (StrictHostKeyChecking "
+        f"{target.strict_host_key_checking})",
+        f"run: fleetwatch trust {target.alias}",
+    )

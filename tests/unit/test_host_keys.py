@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import asyncssh
@@ -241,3 +242,33 @@ def test_cached_lookup_answers_exactly_as_asyncssh_over_the_whole_file(tmp_path:
         assert [[k.public_data for k in part] for part in got[:3]] == [
             [k.public_data for k in part] for part in want[:3]
         ], (host, addr, port)
+
+
+@pytest.mark.parametrize("mode", ["yes", "accept-new", "no"])
+def test_a_revoked_key_is_judged_revoked_and_never_recorded_even_under_accept_new(
+    tmp_path: Path, mode: str
+) -> None:
+    """asyncssh refuses a revoked key before asking validate(); trust asks judge() directly."""
+    t = target(tmp_path, mode)
+    revoked = f"@revoked * {KEY.export_public_key().decode().strip()}\n"
+    Path(t.user_known_hosts_files[0]).write_text(line(t, KEY) + revoked)
+    policy = HostKeyPolicy(t)
+    trusted, _, listed = policy.lookup(t.hostname, "10.0.0.7", t.port)
+    assert trusted == [] and [k.public_data for k in listed] == [KEY.public_data], "revoked is never trusted"
+    assert policy.judge(KEY) == "revoked"
+    assert not policy.validate(KEY) and policy.verdict.outcome == "revoked"
+    assert Path(t.user_known_hosts_files[0]).read_text() == line(t, KEY) + revoked
+
+
+def test_host_key_alias_is_looked_up_and_recorded_as_given_without_port_or_address(tmp_path: Path) -> None:
+    t = replace(target(tmp_path, "accept-new"), host_key_alias="pi-alias")
+    # A line for the address itself does not apply under HostKeyAlias, as with ssh.
+    Path(t.user_known_hosts_files[0]).write_text(line(t, OTHER))
+    policy = HostKeyPolicy(t)
+    assert policy.lookup(t.hostname, "10.0.0.7", t.port) == ([], [], [])
+    assert policy.validate(KEY) and policy.verdict.outcome == "recorded"
+    assert (
+        Path(t.user_known_hosts_files[0])
+        .read_text()
+        .endswith(f"\npi-alias {KEY.export_public_key().decode().strip()}\n")
+    )
