@@ -44,6 +44,14 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "config": lambda p: _strings(
         p, "--config", "FILE", "config file (default: $FLEETWATCH_CONFIG or ~/.config/fleetwatch/config.yaml)"
     ),
+    "rules": lambda p: _strings(
+        p,
+        "--rules",
+        "PATH",
+        "your own detectors: a rule file or a directory of them (repeatable), besides detectors/ next to "
+        "the config file and its rules: list (see detectors/README.md)",
+        many=True,
+    ),
     "ssh_config": lambda p: _strings(
         p, "--ssh-config", "PATH", "OpenSSH client config to read aliases from (default: ~/.ssh/config)"
     ),
@@ -121,7 +129,7 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
         "under cron's period)",
     ),
 }
-SELECT = ("config", "ssh_config", "inventory", "ansible_inventory", "host", "group")
+SELECT = ("config", "rules", "ssh_config", "inventory", "ansible_inventory", "host", "group")
 RUN = ("interval", "timeout", "concurrency", "notify", "dry_run")
 WATCH = ("once", "quiet", "utc")
 MAIN = (*SELECT, "state_dir", "json", *RUN, *WATCH, "metrics_listen")
@@ -212,12 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "silence",
         "mute HOST[:DETECTOR] notifications for a while",
-        ("config", "ssh_config", "inventory", "ansible_inventory", "state_dir"),
+        ("config", "rules", "ssh_config", "inventory", "ansible_inventory", "state_dir"),
     )
     silence.add_argument("target", metavar="HOST[:DETECTOR]", help="a host of the fleet or a glob (pi*)")
     silence.add_argument("--for", dest="duration", metavar="DURATION", required=True, help="e.g. 2h, 30m, 1d")
     silence.add_argument("--reason", default="", help="why (shown in status and check output)")
-    ack = _command(subs, "ack", "acknowledge HOST:DETECTOR until its episode resolves", ("state_dir",))
+    ack = _command(
+        subs, "ack", "acknowledge HOST:DETECTOR until its episode resolves", ("config", "rules", "state_dir")
+    )
     ack.add_argument("target", metavar="HOST:DETECTOR")
     ack.add_argument("--reason", default="", help="why (shown in status and check output)")
     unsilence = _command(

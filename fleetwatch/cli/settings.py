@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,12 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
 
     ``base`` replaces the file *and* the environment (the demo must never notify the user's real targets).
     """
-    config = base if base is not None else load_config(getattr(args, "config", None))
+    rules = tuple(getattr(args, "rules", None) or ())
+    for path in rules:
+        if not Path(path).expanduser().exists():
+            raise ConfigError(f"--rules {path}: no such rule file or directory")
+    config = base if base is not None else load_config(getattr(args, "config", None), rules)
+    tell_rule_problems(config.catalogue.problems)
     layers: list[tuple[str, str, str]] = []  # (setting, value, where it came from)
     for name in (*_OVERLAY, "inventory", "ansible_inventory", "notify"):
         env = os.environ.get(f"FLEETWATCH_{name.upper()}") if base is None else None
@@ -56,6 +62,17 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
     return config
+
+
+_told: set[str] = set()
+
+
+def tell_rule_problems(problems: Sequence[str]) -> None:
+    """Each rule that could not be loaded, once per run on stderr (the others and the built-ins run)."""
+    for line in problems:
+        if line not in _told:
+            _told.add(line)
+            diag(f"rule skipped: {line}")
 
 
 def _convert(config: Config, name: str, value: str) -> dict[tuple[str, ...], Any]:

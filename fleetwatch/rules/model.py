@@ -115,7 +115,7 @@ class Rule:
         """The detector function: a finding, None, or ``NOT_EVALUATED``."""
         if not self.applies(ctx.host, ctx.groups):
             return NOT_EVALUATED
-        data = data_of(ctx.obs, ctx.groups)
+        data = ctx.derived("rule_fields", lambda: data_of(ctx.obs, ctx.groups))
         if not all(lookup(data, f)[0] for f in self.fields):
             return NOT_EVALUATED
         evaluator = EvalWithCompoundTypes(names=data, functions=FUNCTIONS)
