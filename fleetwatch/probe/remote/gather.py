@@ -57,15 +57,30 @@ def disk(path):
     return {"path": path, "used_pct": round(pct, 2), "free_gb": round(avail / 1e9, 3)}
 
 
-def toml_log_dir(config, project):
-    """runtime.log_dir from agent-runner.toml, expanded as agent-runner does (~, {project}, relative)."""
+def project_toml(config):
+    """(path, parsed agent-runner.toml) or (path, None): no tomllib (< 3.11), no file, bad TOML."""
     path = os.path.expanduser(config) if config else os.path.abspath("agent-runner.toml")
     try:
-        import tomllib  # novermin (guarded: older Pythons take the default log dir)
+        import tomllib  # novermin (guarded: older Pythons take the defaults)
 
         with open(path, "rb") as fh:
-            runtime = tomllib.load(fh).get("runtime", {})
-    except Exception:  # no tomllib (< 3.11), no file or bad TOML: fall back to the default place
+            doc = tomllib.load(fh)
+    except Exception:
+        return path, None
+    return path, doc if isinstance(doc, dict) else None
+
+
+def declared(toml):
+    """What the project's [monitor] table declares for monitors (read-only)."""
+    monitor = toml.get("monitor") if toml else None
+    value = monitor.get("supervisor_stale_threshold_s") if isinstance(monitor, dict) else None
+    return {"supervisor_stale_threshold_s": value} if value is not None else {}
+
+
+def toml_log_dir(path, toml, project):
+    """runtime.log_dir from agent-runner.toml, expanded as agent-runner does (~, {project}, relative)."""
+    runtime = toml.get("runtime", {}) if toml else None
+    if not isinstance(runtime, dict):
         return None
     raw = runtime.get("log_dir")
     if not isinstance(raw, str):
@@ -75,7 +90,7 @@ def toml_log_dir(config, project):
     return os.path.normpath(os.path.join(base, raw))
 
 
-def find_rounds_dir(peek, config):
+def find_rounds_dir(peek, path, toml):
     """Where round logs live: beside the current round's log, else from the toml, else the default."""
     if not isinstance(peek, dict):
         return None
@@ -83,7 +98,7 @@ def find_rounds_dir(peek, config):
     if isinstance(cur, dict) and cur.get("log_path"):
         return os.path.dirname(cur["log_path"])
     project = peek.get("project") if isinstance(peek.get("project"), str) else ""
-    log_dir = toml_log_dir(config, project)
+    log_dir = toml_log_dir(path, toml, project)
     if log_dir is None and project:
         log_dir = os.path.join(os.path.expanduser("~"), ".agent-runner", project, "logs")
     return os.path.join(log_dir, "rounds") if log_dir else None
@@ -241,7 +256,9 @@ def main():
     except ValueError:
         peek = None
     result["peek"]["seconds"] = round(time.time() - started, 3)
-    rounds_dir = find_rounds_dir(peek, config)
+    path, toml = project_toml(config)
+    result["monitor"] = declared(toml)
+    rounds_dir = find_rounds_dir(peek, path, toml)
     result["rounds_dir"] = rounds_dir
     result["round_logs"] = round_logs(rounds_dir, int(count), int(lines))
     load = os.getloadavg() if hasattr(os, "getloadavg") else (None, None, None)
