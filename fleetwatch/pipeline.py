@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
@@ -27,6 +27,7 @@ from fleetwatch.history.store import (
 )
 from fleetwatch.inventory.model import Host
 from fleetwatch.probe.poll import OnPolled, as_failure, poll_within
+from fleetwatch.rules.fields import data_of
 from fleetwatch.settings import PassSettings, Thresholds
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
@@ -160,11 +161,36 @@ def settle(
         after, transitions = advance(before, findings, evaluated, now, settings.policy)
         store.save_episodes(before, after)
         store.add_transitions(transitions)
+        _save_fields(store, by_alias, observations, {t.episode.host for t in transitions}, now)
         if sink is not None:
             via = {a: r.via for a, r in results.items() if isinstance(r, PollFailure) and r.via}
             sink.record(transitions, by_alias, now, inhibitions(open_only(after), via))
         store.set_meta("recent_passes", json.dumps([*previous, now][-RECENT_PASSES:]))
     return Settled(observations, findings, transitions, after, vantage, tuple(problems))
+
+
+FIELDS_EVERY_S = 300.0
+"""How often each host's rule fields are saved for ``fleetwatch rules test`` (not every pass: a few KB
+per host), besides the passes where its alerts change."""
+
+
+def _save_fields(
+    store: Store,
+    hosts: Mapping[str, Host],
+    observations: Sequence[Observation],
+    changed: Collection[str],
+    now: float,
+) -> None:
+    """Save what the rules read on each polled host whose alerts changed this pass, or whose saved copy
+    is older than ``FIELDS_EVERY_S``."""
+    saved = store.fields_saved_at()
+    due = [
+        o
+        for o in observations
+        if (o.snapshot is not None or o.failure is not None)
+        and (o.host in changed or now - saved.get(o.host, float("-inf")) >= FIELDS_EVERY_S)
+    ]
+    store.save_fields((o.host, now, data_of(o, hosts[o.host].groups if o.host in hosts else ())) for o in due)
 
 
 def _record_history(

@@ -230,6 +230,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ack.add_argument("target", metavar="HOST:DETECTOR")
     ack.add_argument("--reason", default="", help="why (shown in status and check output)")
+    rules = _command(
+        subs, "rules", "your own detectors (detectors/README.md): check rule files, try them", ()
+    )
+    which = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=Parser, required=True)
+    rules_check = _command(
+        which,
+        "check",
+        "validate rule files without polling (for a rules repo's CI); exit 3 when any rule is skipped",
+        ("config", "rules", "json"),
+    )
+    rules_check.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: the configured rules)"
+    )
+    rules_test = _command(
+        which,
+        "test",
+        "evaluate rules against a host's latest stored data: what would fire, and why",
+        ("config", "rules", "state_dir", "host", "json"),
+    )
+    rules_test.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: the configured rules)"
+    )
     unsilence = _command(
         subs, "unsilence", "remove a silence or ack by its id (see `silences`)", ("state_dir",)
     )
