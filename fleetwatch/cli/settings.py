@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from fleetwatch.errors import ConfigError
 from fleetwatch.inventory.fleet import Fleet, select_fleet
 from fleetwatch.inventory.ssh_config import default_config
 from fleetwatch.notify.model import Target
+from fleetwatch.rules.catalogue import load_catalogue, rule_paths
 from fleetwatch.store import Store
 
 # Settings that can also come from FLEETWATCH_<NAME> or --<name>, and where they live in the Config.
@@ -40,7 +42,12 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
     for path in rules:
         if not Path(path).expanduser().exists():
             raise ConfigError(f"--rules {path}: no such rule file or directory")
-    config = base if base is not None else load_config(getattr(args, "config", None), rules)
+    if base is None:
+        config = load_config(getattr(args, "config", None), rules)
+    elif rules:  # the demo: no config file, but the rules asked for on the command line
+        config = dataclasses.replace(base, catalogue=load_catalogue(rule_paths(None, (), rules))).with_rules()
+    else:
+        config = base
     tell_rule_problems(config.catalogue.problems)
     layers: list[tuple[str, str, str]] = []  # (setting, value, where it came from)
     for name in (*_OVERLAY, "inventory", "ansible_inventory", "notify"):

@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration.conftest import STALE_BUDGET_S, Fleet, Result, inventory_yaml, run_cli
 from tests.integration.projects import Project, make_project, wait_until
+from tests.integration.receivers import HttpReceiver
 from tests.integration.sshd import host_block
 
 pytestmark = pytest.mark.integration
@@ -98,7 +99,7 @@ def fleetwatch(rf: RulesFleet, state: Path, *argv: str) -> Result:
 
 
 def test_a_rule_file_fires_on_exactly_its_hosts_and_resolves_when_the_condition_clears(
-    rules_fleet: RulesFleet, tmp_path: Path
+    rules_fleet: RulesFleet, tmp_path: Path, http: HttpReceiver
 ) -> None:
     state = tmp_path / "state"
     first = fleetwatch(rules_fleet, state, "--once", "--json")
@@ -114,16 +115,26 @@ def test_a_rule_file_fires_on_exactly_its_hosts_and_resolves_when_the_condition_
     os.kill(rules_fleet.serve_pid, signal.SIGSTOP)  # alive but silent
     try:
         time.sleep(4.5)
-        paused = fleetwatch(rules_fleet, state, "--once", "--json")
+        paused = fleetwatch(rules_fleet, state, "--once", "--json", "--notify", http.url())
         alert = paused.firing("pi-rules1").get("quiet_supervisor")
         assert alert is not None, paused
         assert alert["severity"] == "critical" and paused.code == 2, paused
         assert alert["message"].startswith("pi-rules1: no supervisor event for ") and alert["hint"]
         assert alert["context"]["rule"] == f"{rules_fleet.rules}:2"
         assert "quiet_supervisor" not in paused.firing("pi-stale")
+        # Notified like a built-in: the rule's own message and hint, its name as the detector.
+        paged = [b for b in http.accepted if b["title"] == "[CRIT] pi-rules1 quiet_supervisor"]
+        assert len(paged) == 1, http.accepted
+        body = paged[0]["message"].splitlines()
+        assert body[0] == alert["message"] and body[1] == "What to do: look at serve on pi-rules1", body
 
-        check = fleetwatch(rules_fleet, state, "check", "--host", "pi-rules1")
+        metrics = tmp_path / "fleetwatch.prom"
+        check = fleetwatch(rules_fleet, state, "check", "--host", "pi-rules1", "--metrics-file", str(metrics))
         assert check.code == 2 and "quiet_supervisor" in check.stdout, check
+        assert (
+            'fleetwatch_alert_active{detector="quiet_supervisor",host="pi-rules1",severity="critical"} 1.0'
+            in metrics.read_text()
+        ), metrics.read_text()
         status = fleetwatch(rules_fleet, state, "status", "--json")
         row = next(h for h in json.loads(status.stdout)["hosts"] if h["host"] == "pi-rules1")
         assert "quiet_supervisor" in {a["detector"] for a in row["alerts"]}, status.stdout

@@ -6,6 +6,7 @@ Pure: data and ``now`` in, no fakes.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from fleetwatch import detect as detect_module
-from fleetwatch.config import parse_config
+from fleetwatch.cli.settings import effective_config
+from fleetwatch.config import Config, parse_config
 from fleetwatch.detect import BUILTIN, detect
 from fleetwatch.detect.base import Context
 from fleetwatch.detect.rounds import stale_threshold
@@ -273,6 +275,22 @@ def test_detectors_next_to_the_config_listed_rules_and_extra_rules_all_load(tmp_
     assert config.passes.policy.damping_for("listed").for_polls == 3, "the config's damping wins"
     assert config.auto_stop.on == {"from_dir", "extra"}, "auto_stop: true joins auto_stop.on"
     assert "extra" in config.catalogue.names and "disk_critical" in config.catalogue.names
+
+
+def test_the_demo_takes_rules_from_the_command_line_but_nothing_from_the_users_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = write(
+        tmp_path, "notify: [{url: 'json://127.0.0.1:9/real-pager'}]\nrules: [mine.yaml]\n", "config.yaml"
+    )
+    write(tmp_path, "- name: from_config\n  when: facts.load_1m > 1\n", "mine.yaml")
+    extra = write(tmp_path, "- name: asked_for\n  when: facts.load_1m > 2\n  auto_stop: true\n", "x.yaml")
+    monkeypatch.setenv("FLEETWATCH_CONFIG", str(user))
+    args = argparse.Namespace(rules=[str(extra)])
+    demo = effective_config(args, base=Config())
+    assert [r.name for r in demo.catalogue.rules] == ["asked_for"] and not demo.notify
+    assert "asked_for" in demo.auto_stop.on
+    assert [r.name for r in effective_config(args).catalogue.rules] == ["from_config", "asked_for"]
 
 
 def test_config_names_an_unknown_detector_or_a_missing_rule_file_at_its_line(tmp_path: Path) -> None:
