@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "tui",
         "the whole fleet on one full-screen terminal UI: drill in, ack, silence, stop, ssh",
-        (*SELECT, "state_dir", *RUN, "read_only", "demo"),
+        (*SELECT, "state_dir", *RUN, "read_only", "demo", "metrics_listen"),
     )
     return parser
 
