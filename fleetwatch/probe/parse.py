@@ -303,6 +303,7 @@ def parse_gather(host: str, stdout: str, stderr: str, received_at: float) -> Sna
         received_at=received_at,
         runner=runner,
         runner_searched=check.text(doc, "searched", "probe"),
+        runner_version=check.text(doc, "runner_version", "probe")[:64] or None if runner else None,
         peek=peek,
         peek_error=failure,
         round_logs=_round_logs(doc.get("round_logs"), check),

@@ -37,6 +37,7 @@ FIELDS: Mapping[str, str] = {
     "facts.newest_event": "the newest supervisor event's name",
     "facts.newest_event_age_s": "its age (s), on the host's clock",
     "facts.project": "the agent-runner project",
+    "facts.runner_version": 'agent-runner\'s installed version (text, e.g. "0.3.14")',
     "facts.round_completed_age_s": "since the last round ended (s, on the host's clock)",
     "usage.agent": "the newest round's agent (agent_usage_recorded: claude, gemini, …)",
     "usage.model": "… its model",
@@ -107,6 +108,7 @@ def data_of(obs: Observation, groups: tuple[str, ...]) -> dict[str, Any]:
         "newest_event": facts.newest_event,
         "newest_event_age_s": facts.newest_event_age_s(facts.received_at),
         "project": facts.project,
+        "runner_version": facts.runner_version,
     }
     ended = [e for e in snap.supervised_events() if e.kind == "round_end"]
     if ended:

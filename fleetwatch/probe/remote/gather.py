@@ -115,8 +115,8 @@ def round_logs(rounds_dir, count, lines):
     return [tail(p, lines) for p in files[:count]]
 
 
-def launcher_entry(runner):
-    """(module, func) if `runner` is a pip/pipx/uv launcher for this interpreter, else None."""
+def launcher(runner):
+    """(text, python) of a pip/pipx/uv launcher script `runner`, else None."""
     try:
         with open(runner, "rb") as fh:
             text = fh.read(8192).decode("utf-8")
@@ -129,6 +129,16 @@ def launcher_entry(runner):
     if lines[0].startswith("#!/bin/sh") and lines[1].startswith(SH_LAUNCHER):
         rest = lines[1][len(SH_LAUNCHER) :]
         python = rest[1:].split('"')[0] if rest.startswith('"') else rest.split(" ")[0]
+    return text, python
+
+
+def launcher_entry(runner):
+    """(module, func) if `runner` is a pip/pipx/uv launcher for this interpreter, else None."""
+    found = launcher(runner)
+    if found is None:
+        return None
+    text, python = found
+    lines = text.splitlines()
     if not python or python != sys.executable:
         return None  # another interpreter sees other packages
     entry = None
@@ -236,6 +246,24 @@ def peek_subprocess(argv):
     }
 
 
+def runner_version(runner):
+    """agent-runner's version: from the package the in-process peek imported, else from the name of its
+    dist-info beside the launcher's interpreter (a glob, no process); None when neither says."""
+    version = getattr(sys.modules.get("agent_runner"), "__version__", None)
+    if isinstance(version, str):
+        return version[:64]
+    found = launcher(runner)
+    if found is None or not found[1]:
+        return None
+    import glob
+
+    prefix = os.path.dirname(os.path.dirname(found[1]))
+    pattern = os.path.join(prefix, "lib", "python*", "site-packages", "cli_agent_runner-*.dist-info")
+    for path in sorted(glob.glob(pattern)):
+        return os.path.basename(path)[len("cli_agent_runner-") : -len(".dist-info")][:64]
+    return None
+
+
 def run_peek(runner, args):
     entry = launcher_entry(runner)
     result = peek_in_process(runner, entry, args) if entry is not None else None
@@ -256,6 +284,7 @@ def main():
     except ValueError:
         peek = None
     result["peek"]["seconds"] = round(time.time() - started, 3)
+    result["runner_version"] = runner_version(runner)
     path, toml = project_toml(config)
     result["monitor"] = declared(toml)
     rounds_dir = find_rounds_dir(peek, path, toml)
