@@ -18,8 +18,9 @@ from fleetwatch.basics import human_duration, iso
 from fleetwatch.cli.output import out
 from fleetwatch.cli.render import JSON_SCHEMA
 from fleetwatch.cli.settings import effective_config, open_store
+from fleetwatch.config import config_path
 from fleetwatch.errors import ConfigError
-from fleetwatch.rules.catalogue import Catalogue, load_catalogue
+from fleetwatch.rules.catalogue import RULES_DIR, Catalogue, load_catalogue
 from fleetwatch.rules.model import Outcome, Rule, Verdict
 from fleetwatch.status import ExitCode
 
@@ -91,6 +92,12 @@ def cmd_rules_check(args: argparse.Namespace) -> ExitCode:
     lines = [describe(r) for r in cat.rules]
     lines += [f"skipped: {p}" for p in cat.problems]
     files = len(cat.files)
+    if not files and not cat.problems:
+        where = config_path(getattr(args, "config", None))[0].parent / RULES_DIR
+        lines.append(
+            f"no rule files: put *.yaml in {where}/, list files under rules: in the config, or give PATH "
+            "or --rules PATH (the format: detectors/README.md)"
+        )
     lines.append(
         f"{len(cat.rules)} rule(s) from {files} file(s), {len(cat.problems)} skipped"
         + ("" if cat.problems else ": all good")

@@ -310,6 +310,10 @@ def fleetwatch(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_rules_check_lists_rules_and_exits_3_when_one_is_skipped(tmp_path: Path) -> None:
+    none = fleetwatch("rules", "check", cwd=tmp_path)
+    assert none.returncode == 0 and none.stdout.startswith(
+        f"no rule files: put *.yaml in {tmp_path}/.config/fleetwatch/detectors/"
+    ), none
     good = fleetwatch("rules", "check", str(EXAMPLES), cwd=tmp_path)
     assert good.returncode == 0 and good.stdout.rstrip().endswith("0 skipped: all good"), good
     assert "load_high  warning  when facts.load_1m > 4  for 10m  clear 2 polls" in good.stdout
