@@ -58,6 +58,8 @@ FIELDS: Mapping[str, str] = {
     "history.rounds_completed_1h": "rounds completed in the last hour",
     "history.rounds_completed_24h": "… in the last 24 hours",
     "history.disk_used_pct_per_h": "how fast disk use grows (%/h, least squares over disk_fill_window_h)",
+    "history.disk_used_pct_delta_1h": "disk use now minus an hour ago (percentage points; missing until "
+    "the host has an hour of history)",
     "history.returns_1h": "times the host came back after a failed poll in the last hour",
     "history.polls_1h": "polls in the last hour",
 }
@@ -144,6 +146,9 @@ def data_of(obs: Observation, groups: tuple[str, ...]) -> dict[str, Any]:
         }
         if history.disk is not None and history.disk.slope_per_s is not None:
             h["disk_used_pct_per_h"] = history.disk.slope_per_s * 3600
+        now_pct = data["facts"].get("disk_used_pct") if "facts" in data else None
+        if history.disk_hour_ago is not None and now_pct is not None:
+            h["disk_used_pct_delta_1h"] = now_pct - history.disk_hour_ago
         data["history"] = h
     return data
 

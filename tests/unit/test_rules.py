@@ -7,6 +7,7 @@ Pure: data and ``now`` in, no fakes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from fleetwatch.detect.rounds import stale_threshold
 from fleetwatch.episodes import Change, advance
 from fleetwatch.errors import ConfigError
 from fleetwatch.findings import Observation, Severity
+from fleetwatch.history.model import HostHistory, Spend, Trend
 from fleetwatch.probe.parse import parse_gather
 from fleetwatch.rules.catalogue import load_catalogue
 from fleetwatch.rules.fields import FIELDS, data_of
@@ -178,6 +180,42 @@ def test_history_fields_are_missing_without_history_so_the_rule_is_not_evaluated
         "- name: rich\n  when: history.spend_usd_1h > 1\n", captured("peek_healthy_running.json"), tmp_path
     )
     assert by_rules(found) == [] and "rich" not in found.evaluated
+
+
+def test_history_fields_come_from_the_hosts_summary(tmp_path: Path) -> None:
+    base = captured("peek_healthy_running.json")
+    assert base.snapshot is not None and base.snapshot.facts is not None
+    now_pct = base.snapshot.facts.disk_used_pct
+    assert now_pct is not None
+    history = HostHistory(
+        Spend(4.0, 2.5, None, 3, None, rounds_last_hour=2, last_day_usd=30.0, rounds_last_day=20),
+        Trend(60, base.at - 3600, base.at, 1 / 3600),
+        polls_last_hour=60,
+        returns_last_hour=1,
+        disk_hour_ago=now_pct - 7.5,
+    )
+    data = data_of(dataclasses.replace(base, history=history), ())
+    assert data["history"] == {
+        "spend_usd_today": 4.0,
+        "spend_usd_1h": 2.5,
+        "spend_usd_24h": 30.0,
+        "rounds_completed_1h": 2,
+        "rounds_completed_24h": 20,
+        "returns_1h": 1,
+        "polls_1h": 60,
+        "disk_used_pct_per_h": pytest.approx(1.0),
+        "disk_used_pct_delta_1h": pytest.approx(7.5),
+    }
+    found = run("- name: filling\n  when: history.disk_used_pct_delta_1h > 5\n", base, tmp_path)
+    assert "filling" not in found.evaluated and by_rules(found) == []  # the bare capture has no history
+    found = detect(
+        dataclasses.replace(base, history=history),
+        Thresholds(),
+        base.at,
+        load_catalogue([tmp_path / "rules.yaml"]).detectors,
+        (),
+    )
+    assert [f.detector for f in by_rules(found)] == ["filling"]
 
 
 def test_hosts_and_groups_scope_a_rule_even_where_its_condition_holds(tmp_path: Path) -> None:
