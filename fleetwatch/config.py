@@ -14,6 +14,7 @@ Each setting is defined once, as a field of the dataclass that uses it (``PassSe
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import math
 import os
@@ -31,7 +32,18 @@ from fleetwatch.actions.plan import AutoStopPolicy
 from fleetwatch.basics import INLINE, Duration, finite_duration, host_port
 from fleetwatch.errors import ConfigError
 from fleetwatch.notify.model import Target
+from fleetwatch.rules.catalogue import BUILTIN_ONLY, Catalogue, load_catalogue, rule_paths
 from fleetwatch.settings import PassSettings
+
+
+class UnknownName(ValueError):
+    """A detector name the catalogue does not have (the parser points at the line that names it)."""
+
+    def __init__(self, name: str, known: frozenset[str]) -> None:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"did you mean {close[0]}?" if close else "see docs/detectors.md and your rules"
+        super().__init__(f"unknown detector {name!r} ({hint})")
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -76,21 +88,36 @@ class Config:
     metrics_listen: str | None = None
     """``HOST:PORT`` where watch mode serves Prometheus ``/metrics`` (None: no endpoint; ``--once`` never
     serves)."""
+    rules: tuple[str, ...] = ()
+    """Rule files or directories (relative to this file), loaded after ``detectors/`` next to it."""
+    catalogue: Catalogue = field(default=BUILTIN_ONLY, metadata={"internal": True})
+    """The detectors this run uses: the built-ins and the rules that loaded (set when the file is read)."""
 
     def __post_init__(self) -> None:
-        from fleetwatch.detect import names  # pure; imported late to keep config import cheap
-        from fleetwatch.vantage import VANTAGE_DETECTORS
-
         if self.metrics_listen is not None:
             try:
                 host_port(self.metrics_listen)
             except ValueError as exc:
                 raise ValueError(f"metrics_listen {exc}") from None
 
-        known = names() | VANTAGE_DETECTORS
+        known = self.catalogue.names
         for name in (*self.auto_stop.on, *self.passes.policy.damping):
             if name not in known:
-                raise ValueError(f"unknown detector {name!r} (see docs/detectors.md)")
+                raise UnknownName(name, known)
+
+    def with_rules(self) -> Config:
+        """This config with its rules' own settings applied: each rule's ``for`` / ``clear`` unless
+        ``damping:`` sets that rule's, and ``auto_stop: true`` rules added to ``auto_stop.on``."""
+        cat = self.catalogue
+        if not cat.rules:
+            return self
+        policy = self.passes.policy
+        damping = {**cat.damping, **policy.damping}
+        return dataclasses.replace(
+            self,
+            passes=dataclasses.replace(self.passes, policy=dataclasses.replace(policy, damping=damping)),
+            auto_stop=dataclasses.replace(self.auto_stop, on=self.auto_stop.on | cat.auto_stop),
+        )
 
 
 def config_path(override: str | None) -> tuple[Path, bool]:
@@ -103,8 +130,9 @@ def config_path(override: str | None) -> tuple[Path, bool]:
     return paths.config_dir() / "config.yaml", False
 
 
-def load_config(override: str | None = None) -> Config:
-    """Read the config file (defaults when the default file does not exist)."""
+def load_config(override: str | None = None, extra_rules: tuple[str, ...] = ()) -> Config:
+    """Read the config file (defaults when the default file does not exist) and the rules: those in
+    ``detectors/`` next to it, those it lists, then ``extra_rules`` (``--rules``)."""
     path, explicit = config_path(override)
     try:
         text = path.read_text()
@@ -113,14 +141,14 @@ def load_config(override: str | None = None) -> Config:
             raise ConfigError(
                 "config file not found (check --config / FLEETWATCH_CONFIG)", path=str(path)
             ) from None
-        return Config()
+        text = ""
     except OSError as exc:
         raise ConfigError(f"cannot read the config file: {exc.strerror}", path=str(path)) from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), extra_rules)
 
 
-def parse_config(text: str, path: str) -> Config:
-    """YAML text -> Config, every error with ``path:line``."""
+def parse_config(text: str, path: str, extra_rules: tuple[str, ...] = ()) -> Config:
+    """YAML text -> Config with its rules loaded (see ``load_config``), every error with ``path:line``."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -129,11 +157,27 @@ def parse_config(text: str, path: str) -> Config:
         raise ConfigError(
             f"not valid YAML: {problem}", path=path, line=mark.line + 1 if mark else None
         ) from None
+    listed = _listed_rules(node, Path(path)) if node is not None else ()
+    catalogue = load_catalogue(rule_paths(Path(path), listed, extra_rules))
     if node is None:
-        return Config()
-    value = _convert(node, Config, path, "top level")
+        return Config(catalogue=catalogue).with_rules()
+    value = _dataclass(node, Config, path, "top level", {("catalogue",): catalogue})
     assert isinstance(value, Config)
-    return value
+    return value.with_rules()
+
+
+def _listed_rules(node: yaml.Node, path: Path) -> tuple[str, ...]:
+    """The config's ``rules:`` paths, each checked to exist (``path:line`` otherwise)."""
+    if not isinstance(node, yaml.MappingNode):
+        return ()  # the full conversion says what is wrong
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "rules":
+            listed = _convert(value, tuple[str, ...], str(path), "rules")
+            for item, text in zip(value.value, listed, strict=True):
+                if not (path.parent / Path(text).expanduser()).exists():
+                    raise _fail(item, str(path), f"rules: {text}: no such rule file or directory")
+            return tuple(listed)
+    return ()
 
 
 def with_values(config: Config, changes: Mapping[tuple[str, ...], Any]) -> Config:
@@ -237,11 +281,13 @@ def _scalar(node: yaml.Node, hint: Any, path: str, where: str) -> Any:
     return raw
 
 
-def _dataclass(node: yaml.Node, cls: type, path: str, where: str) -> Any:
+def _dataclass(
+    node: yaml.Node, cls: type, path: str, where: str, preset: Mapping[tuple[str, ...], Any] | None = None
+) -> Any:
     if not isinstance(node, yaml.MappingNode):
         raise _fail(node, path, f"{where}: expected a mapping")
     keys = _keys(cls)
-    values: dict[tuple[str, ...], Any] = {}
+    values: dict[tuple[str, ...], Any] = dict(preset or {})
     seen: dict[tuple[str, ...], str] = {}
     for key_node, value_node in node.value:
         key = _key(key_node, path, where)
@@ -259,9 +305,28 @@ def _dataclass(node: yaml.Node, cls: type, path: str, where: str) -> Any:
     try:
         return _assemble(cls, values)
     except (TypeError, ValueError) as exc:
-        # Point at the key the message is about ("timeout must be …"), else at the whole mapping.
-        blamed = next((k for k, _ in node.value if str(exc).startswith(f"{k.value} ")), node)
-        raise _fail(blamed, path, f"{where}: {exc}") from None
+        # Point at the key the message is about ("timeout must be …") or the name it is about, else at
+        # the whole mapping.
+        blamed = next((k for k, _ in node.value if str(exc).startswith(f"{k.value} ")), None)
+        if blamed is None and isinstance(exc, UnknownName):
+            blamed = _naming(node, exc.name)
+        raise _fail(blamed or node, path, f"{where}: {exc}") from None
+
+
+def _naming(node: yaml.Node, name: str) -> yaml.Node | None:
+    """The first scalar (key or value) under ``node`` that reads ``name``."""
+    if isinstance(node, yaml.ScalarNode):
+        return node if node.value == name else None
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    for child in children:
+        found = _naming(child, name)
+        if found is not None:
+            return found
+    return None
 
 
 def _key(node: yaml.Node, path: str, where: str) -> str:

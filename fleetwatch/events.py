@@ -122,7 +122,8 @@ class ActionFinished:
 
 @dataclass(frozen=True)
 class Trouble:
-    """Something the watcher could not do this pass and will retry (heartbeat, housekeeping)."""
+    """Something the watcher could not do this pass (heartbeat, housekeeping, a user rule that failed on
+    a host)."""
 
     what: str
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from fleetwatch.detect import detect
+from fleetwatch.detect import BUILTIN, Detector, RuleProblem, detect
 from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance, open_only
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
@@ -27,6 +27,7 @@ from fleetwatch.history.store import (
 )
 from fleetwatch.inventory.model import Host
 from fleetwatch.probe.poll import OnPolled, as_failure, poll_within
+from fleetwatch.rules.fields import data_of
 from fleetwatch.settings import PassSettings, Thresholds
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
@@ -61,6 +62,8 @@ class PassResult:
     seconds: float
     pending: tuple[str, ...] = ()
     """Hosts not polled before the pass's deadline (neither evaluated nor stored: unknown this pass)."""
+    problems: tuple[RuleProblem, ...] = ()
+    """User rules that failed or were slow on a host this pass."""
 
     @property
     def open_episodes(self) -> dict[EpisodeKey, Episode]:
@@ -100,6 +103,17 @@ def _observe(
     return Observation(alias, now, snapshot, failure, since)
 
 
+class Settled(NamedTuple):
+    """What settling a pass's results produced."""
+
+    observations: tuple[Observation, ...]
+    findings: list[Finding]
+    transitions: list[Transition]
+    episodes: dict[EpisodeKey, Episode]
+    vantage: Vantage
+    problems: tuple[RuleProblem, ...] = ()
+
+
 def settle(
     store: Store,
     hosts: Sequence[Host],
@@ -107,8 +121,10 @@ def settle(
     now: float,
     settings: PassSettings | None = None,
     sink: TransitionSink | None = None,
-) -> tuple[tuple[Observation, ...], list[Finding], list[Transition], dict[EpisodeKey, Episode], Vantage]:
-    """Failure clocks, detectors, episodes and the outbox, all in one write transaction."""
+    catalogue: Sequence[Detector] = BUILTIN,
+) -> Settled:
+    """Failure clocks, detectors (``catalogue``: the built-ins and the user's rules), episodes and the
+    outbox, all in one write transaction."""
     settings = settings or PassSettings()
     by_alias = {h.alias: h for h in hosts}
     with store.transaction():
@@ -124,13 +140,16 @@ def settle(
         )
         findings: list[Finding] = []
         evaluated: dict[str, frozenset[str]] = {WATCHER: WATCHER_DETECTORS}
+        problems: list[RuleProblem] = []
         for obs in observations:
             if obs.snapshot is None and obs.failure is None:
                 continue  # not evaluated at all: offline pass
             host = by_alias.get(obs.host)
-            found, checked = detect(obs, host.settings.thresholds if host else Thresholds(), now)
-            findings.extend(found)
-            evaluated[obs.host] = checked
+            thresholds = host.settings.thresholds if host else Thresholds()
+            found = detect(obs, thresholds, now, catalogue, host.groups if host else ())
+            findings.extend(found.findings)
+            evaluated[obs.host] = found.evaluated
+            problems.extend(found.problems)
         offline = watcher_finding(vantage)
         if offline is not None:
             findings.append(offline)
@@ -142,11 +161,36 @@ def settle(
         after, transitions = advance(before, findings, evaluated, now, settings.policy)
         store.save_episodes(before, after)
         store.add_transitions(transitions)
+        _save_fields(store, by_alias, observations, {t.episode.host for t in transitions}, now)
         if sink is not None:
             via = {a: r.via for a, r in results.items() if isinstance(r, PollFailure) and r.via}
             sink.record(transitions, by_alias, now, inhibitions(open_only(after), via))
         store.set_meta("recent_passes", json.dumps([*previous, now][-RECENT_PASSES:]))
-    return observations, findings, transitions, after, vantage
+    return Settled(observations, findings, transitions, after, vantage, tuple(problems))
+
+
+FIELDS_EVERY_S = 300.0
+"""How often each host's rule fields are saved for ``fleetwatch rules test`` (not every pass: a few KB
+per host), besides the passes where its alerts change."""
+
+
+def _save_fields(
+    store: Store,
+    hosts: Mapping[str, Host],
+    observations: Sequence[Observation],
+    changed: Collection[str],
+    now: float,
+) -> None:
+    """Save what the rules read on each polled host whose alerts changed this pass, or whose saved copy
+    is older than ``FIELDS_EVERY_S``."""
+    saved = store.fields_saved_at()
+    due = [
+        o
+        for o in observations
+        if (o.snapshot is not None or o.failure is not None)
+        and (o.host in changed or now - saved.get(o.host, float("-inf")) >= FIELDS_EVERY_S)
+    ]
+    store.save_fields((o.host, now, data_of(o, hosts[o.host].groups if o.host in hosts else ())) for o in due)
 
 
 def _record_history(
@@ -237,14 +281,20 @@ def settle_polled(
     polled: Polled,
     settings: PassSettings | None = None,
     sink: TransitionSink | None = None,
+    catalogue: Sequence[Detector] = BUILTIN,
 ) -> PassResult:
     """Store what a pass polled (``StateError`` when the database cannot take it: the caller keeps
     ``polled`` and tries again)."""
-    observations, findings, transitions, after, vantage = settle(
-        store, hosts, polled.results, polled.at, settings, sink
-    )
+    s = settle(store, hosts, polled.results, polled.at, settings, sink, catalogue)
     return PassResult(
-        observations, tuple(findings), tuple(transitions), after, vantage, polled.seconds, polled.pending
+        s.observations,
+        tuple(s.findings),
+        tuple(s.transitions),
+        s.episodes,
+        s.vantage,
+        polled.seconds,
+        polled.pending,
+        s.problems,
     )
 
 
@@ -257,7 +307,8 @@ async def run_pass(
     settings: PassSettings | None = None,
     sink: TransitionSink | None = None,
     on_polled: OnPolled | None = None,
+    catalogue: Sequence[Detector] = BUILTIN,
 ) -> PassResult:
     """Poll ``hosts`` and settle the results."""
     polled = await poll_fleet(transport, hosts, unresolved=unresolved, settings=settings, on_polled=on_polled)
-    return settle_polled(store, hosts, polled, settings, sink)
+    return settle_polled(store, hosts, polled, settings, sink, catalogue)

@@ -45,6 +45,7 @@ class HostFacts:
     """False when the probe answered but agent-runner's peek could not be read (``problem`` says why)."""
     problem: str | None = None
     runner: str | None = None
+    runner_version: str | None = None
     project: str | None = None
     round: int | None = None
     phase: str | None = None
@@ -97,6 +98,7 @@ class HostFacts:
             understood=snap.peek_error is None and snap.problems is None,
             problem=snap.peek_error or snap.problems,
             runner=snap.runner,
+            runner_version=snap.runner_version,
             project=peek.project or None if peek is not None else None,
             round=round_num if round_num is not None else _int(status.get("round_num")),
             phase=str(phase) if isinstance(phase, str | int) else None,

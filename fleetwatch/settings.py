@@ -37,6 +37,9 @@ class Thresholds:
     """Disk use at or above which ``disk_critical`` fires (critical)."""
     stale_factor: float = 1.5
     """``supervisor_stale`` fires when the newest supervisor event is older than this × the round budget."""
+    supervisor_stale_threshold_s: float | None = None
+    """An absolute ``supervisor_stale`` threshold (s) for the host, winning over the project's own
+    ``[monitor] supervisor_stale_threshold_s`` and over ``stale_factor``; 0 turns the detector off."""
     stale_default_budget_s: float = 3600.0
     """Round budget assumed when the snapshot does not say (agent-runner's default round timeout)."""
     remote_failure_tolerance_s: float = 300.0

@@ -86,6 +86,11 @@ class Snapshot:
     """How long the poll took (connect + command), when the poll measured it."""
     problems: str | None = None
     """Fields the host sent that did not validate (read as null), named; None when all was well."""
+    runner_version: str | None = None
+    """agent-runner's version as installed on the host (``0.3.14``), when the probe could tell."""
+    stale_threshold_s: float | None = None
+    """``[monitor] supervisor_stale_threshold_s`` of the project's agent-runner.toml, when it sets one
+    (0: the project disables ``supervisor_stale``)."""
 
     def disk(self) -> tuple[float, str] | None:
         """Disk use (%) of the filesystem holding the runner's logs and where it was measured.

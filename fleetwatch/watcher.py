@@ -120,6 +120,8 @@ class Watcher:
     passes: int = field(init=False, default=0)
     _unsettled: list[Polled] = field(init=False, default_factory=list)
     _sending: asyncio.Task[object] | None = field(init=False, default=None)
+    _told: set[tuple[str, str, str]] = field(init=False, default_factory=set)
+    """Rule problems already reported: (rule, host, kind)."""
 
     def __post_init__(self) -> None:
         config_path = self.fleet.ssh_config
@@ -150,8 +152,14 @@ class Watcher:
         try:
             while self._unsettled:  # oldest first: episodes and clocks advance in the order polled
                 result = settle_polled(
-                    self.store, self.fleet.hosts, self._unsettled[0], self.settings, sink=self.outbox
+                    self.store,
+                    self.fleet.hosts,
+                    self._unsettled[0],
+                    self.settings,
+                    sink=self.outbox,
+                    catalogue=self.config.catalogue.detectors,
                 )
+                self._tell(result)
                 self._unsettled.pop(0)
         except StateError as exc:
             kept = len(self._unsettled)
@@ -165,6 +173,13 @@ class Watcher:
         hosts = len(result.observations)
         self.emit(PassFinished(self.passes, time.time(), result.seconds, hosts, len(result.transitions)))
         return result
+
+    def _tell(self, result: PassResult) -> None:
+        """A rule that failed or was slow on a host: said once per run (per rule, host and kind)."""
+        for p in result.problems:
+            if (p.rule, p.host, p.kind) not in self._told:
+                self._told.add((p.rule, p.host, p.kind))
+                self.emit(Trouble(p.message))
 
     def status(self, after: PassResult | None = None) -> FleetStatus:
         """This fleet's status as the state store holds it now; ``after`` the pass just run, its

@@ -1,5 +1,6 @@
 """Command line: ``fleetwatch [--host H] [--once]``, ``check``, ``status``, ``silences``, ``hosts``,
-``trust``, ``silence``, ``ack``, ``unsilence``, ``discard-backlog``, ``notify-test``, ``demo``, ``tui``.
+``trust``, ``silence``, ``ack``, ``unsilence``, ``discard-backlog``, ``notify-test``, ``demo``, ``tui``,
+``rules``.
 
 Data goes to stdout (text or ``--json``); one-line ``fleetwatch: …`` diagnostics go to stderr;
 exit codes follow the monitoring-plugin convention (``status.ExitCode``).
@@ -16,6 +17,7 @@ from fleetwatch.cli.hosts import cmd_hosts, cmd_trust
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.parser import build_parser, parse
 from fleetwatch.cli.render import plugin_text
+from fleetwatch.cli.rules import cmd_rules
 from fleetwatch.cli.status import cmd_discard_backlog, cmd_silences, cmd_status
 from fleetwatch.cli.tui import cmd_tui
 from fleetwatch.cli.watch import cmd_check, cmd_demo, cmd_watch
@@ -40,6 +42,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], ExitCode]] = {
     "notify-test": cmd_notify_test,
     "demo": lambda args: cmd_tui(args) if getattr(args, "tui", False) else cmd_demo(args),
     "tui": cmd_tui,
+    "rules": cmd_rules,
 }
 
 

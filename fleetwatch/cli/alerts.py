@@ -11,11 +11,10 @@ from fleetwatch import silences
 from fleetwatch.basics import iso, whoami
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
-from fleetwatch.detect import names
 from fleetwatch.errors import ConfigError
 from fleetwatch.status import ExitCode
 from fleetwatch.store import Store
-from fleetwatch.vantage import VANTAGE_DETECTORS, WATCHER
+from fleetwatch.vantage import WATCHER
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -31,7 +30,7 @@ def _known_hosts(args: argparse.Namespace, store: Store) -> set[str]:
 
 def cmd_silence(args: argparse.Namespace) -> ExitCode:
     """Mute notifications for HOST[:DETECTOR] for a while (alerts stay visible in ``check``)."""
-    host, detector = silences.parse_target(args.target, names() | VANTAGE_DETECTORS)
+    host, detector = silences.parse_target(args.target, effective_config(args).catalogue.names)
     seconds = silences.parse_duration(args.duration)
     now = time.time()
     store = _store(args)
@@ -52,7 +51,7 @@ def cmd_silence(args: argparse.Namespace) -> ExitCode:
 
 def cmd_ack(args: argparse.Namespace) -> ExitCode:
     """Acknowledge HOST:DETECTOR: no more notifications for this episode (a new one notifies again)."""
-    host, detector = silences.parse_target(args.target, names() | VANTAGE_DETECTORS)
+    host, detector = silences.parse_target(args.target, effective_config(args).catalogue.names)
     if detector is None:
         diag(f"ack needs HOST:DETECTOR (an ack is for one open alert), got {args.target!r}")
         return ExitCode.UNKNOWN

@@ -44,6 +44,14 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "config": lambda p: _strings(
         p, "--config", "FILE", "config file (default: $FLEETWATCH_CONFIG or ~/.config/fleetwatch/config.yaml)"
     ),
+    "rules": lambda p: _strings(
+        p,
+        "--rules",
+        "PATH",
+        "your own detectors: a rule file or a directory of them (repeatable), besides detectors/ next to "
+        "the config file and its rules: list (see detectors/README.md)",
+        many=True,
+    ),
     "ssh_config": lambda p: _strings(
         p, "--ssh-config", "PATH", "OpenSSH client config to read aliases from (default: ~/.ssh/config)"
     ),
@@ -121,7 +129,7 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
         "under cron's period)",
     ),
 }
-SELECT = ("config", "ssh_config", "inventory", "ansible_inventory", "host", "group")
+SELECT = ("config", "rules", "ssh_config", "inventory", "ansible_inventory", "host", "group")
 RUN = ("interval", "timeout", "concurrency", "notify", "dry_run")
 WATCH = ("once", "quiet", "utc")
 MAIN = (*SELECT, "state_dir", "json", *RUN, *WATCH, "metrics_listen")
@@ -212,14 +220,38 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "silence",
         "mute HOST[:DETECTOR] notifications for a while",
-        ("config", "ssh_config", "inventory", "ansible_inventory", "state_dir"),
+        ("config", "rules", "ssh_config", "inventory", "ansible_inventory", "state_dir"),
     )
     silence.add_argument("target", metavar="HOST[:DETECTOR]", help="a host of the fleet or a glob (pi*)")
     silence.add_argument("--for", dest="duration", metavar="DURATION", required=True, help="e.g. 2h, 30m, 1d")
     silence.add_argument("--reason", default="", help="why (shown in status and check output)")
-    ack = _command(subs, "ack", "acknowledge HOST:DETECTOR until its episode resolves", ("state_dir",))
+    ack = _command(
+        subs, "ack", "acknowledge HOST:DETECTOR until its episode resolves", ("config", "rules", "state_dir")
+    )
     ack.add_argument("target", metavar="HOST:DETECTOR")
     ack.add_argument("--reason", default="", help="why (shown in status and check output)")
+    rules = _command(
+        subs, "rules", "your own detectors (detectors/README.md): check rule files, try them", ()
+    )
+    which = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=Parser, required=True)
+    rules_check = _command(
+        which,
+        "check",
+        "validate rule files without polling (for a rules repo's CI); exit 3 when any rule is skipped",
+        ("config", "rules", "json"),
+    )
+    rules_check.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: the configured rules)"
+    )
+    rules_test = _command(
+        which,
+        "test",
+        "evaluate rules against a host's latest stored data: what would fire, and why",
+        ("config", "rules", "state_dir", "host", "json"),
+    )
+    rules_test.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: the configured rules)"
+    )
     unsilence = _command(
         subs, "unsilence", "remove a silence or ack by its id (see `silences`)", ("state_dir",)
     )
@@ -247,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "tui",
         "the whole fleet on one full-screen terminal UI: drill in, ack, silence, stop, ssh",
-        (*SELECT, "state_dir", *RUN, "read_only", "demo"),
+        (*SELECT, "state_dir", *RUN, "read_only", "demo", "metrics_listen"),
     )
     return parser
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from fleetwatch.errors import ConfigError
 from fleetwatch.inventory.fleet import Fleet, select_fleet
 from fleetwatch.inventory.ssh_config import default_config
 from fleetwatch.notify.model import Target
+from fleetwatch.rules.catalogue import load_catalogue, rule_paths
 from fleetwatch.store import Store
 
 # Settings that can also come from FLEETWATCH_<NAME> or --<name>, and where they live in the Config.
@@ -35,7 +38,17 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
 
     ``base`` replaces the file *and* the environment (the demo must never notify the user's real targets).
     """
-    config = base if base is not None else load_config(getattr(args, "config", None))
+    rules = tuple(getattr(args, "rules", None) or ())
+    for path in rules:
+        if not Path(path).expanduser().exists():
+            raise ConfigError(f"--rules {path}: no such rule file or directory")
+    if base is None:
+        config = load_config(getattr(args, "config", None), rules)
+    elif rules:  # the demo: no config file, but the rules asked for on the command line
+        config = dataclasses.replace(base, catalogue=load_catalogue(rule_paths(None, (), rules))).with_rules()
+    else:
+        config = base
+    tell_rule_problems(config.catalogue.problems)
     layers: list[tuple[str, str, str]] = []  # (setting, value, where it came from)
     for name in (*_OVERLAY, "inventory", "ansible_inventory", "notify"):
         env = os.environ.get(f"FLEETWATCH_{name.upper()}") if base is None else None
@@ -56,6 +69,17 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
     return config
+
+
+_told: set[str] = set()
+
+
+def tell_rule_problems(problems: Sequence[str]) -> None:
+    """Each rule that could not be loaded, once per run on stderr (the others and the built-ins run)."""
+    for line in problems:
+        if line not in _told:
+            _told.add(line)
+            diag(f"rule skipped: {line}")
 
 
 def _convert(config: Config, name: str, value: str) -> dict[tuple[str, ...], Any]:

@@ -23,6 +23,7 @@ from fleetwatch.store import Store
 from fleetwatch.watcher import Watcher
 
 if TYPE_CHECKING:
+    from fleetwatch.exporter import MetricsServer
     from fleetwatch.tui.backend import Opener
     from fleetwatch.tui.history import History
 
@@ -46,7 +47,8 @@ def cmd_tui(args: argparse.Namespace) -> ExitCode:
     if demo:
         with tempfile.TemporaryDirectory(prefix="fleetwatch-demo-") as workdir:
             state_dir = paths.state_dir(args.state_dir) if args.state_dir else Path(workdir) / "state"
-            return _run(args, _demo_opener(args, Path(workdir), state_dir), state_dir)
+            listen = getattr(args, "metrics_listen", None)  # the demo reads no config file
+            return _run(args, _demo_opener(args, Path(workdir), state_dir), state_dir, listen)
     config = effective_config(args)
     fleet = selected_fleet(args, config)
     if not fleet.hosts and not fleet.unresolved:
@@ -54,23 +56,41 @@ def cmd_tui(args: argparse.Namespace) -> ExitCode:
         return ExitCode.UNKNOWN
     state_dir = paths.state_dir(args.state_dir)
     Store.open(state_dir).close()  # fail here, with one line, if it cannot be opened
-    return _run(args, _opener(fleet, config, state_dir), state_dir)
+    return _run(args, _opener(fleet, config, state_dir), state_dir, config.metrics_listen)
 
 
-def _run(args: argparse.Namespace, opener: Opener, state_dir: Path) -> ExitCode:
+def _run(args: argparse.Namespace, opener: Opener, state_dir: Path, listen: str | None) -> ExitCode:
     from fleetwatch.tui.app import FleetwatchApp
     from fleetwatch.tui.backend import Options
 
-    options = Options(dry_run=bool(args.dry_run), read_only=bool(getattr(args, "read_only", False)))
-    app = FleetwatchApp(
-        opener,
-        options=options,
-        history=history_for(state_dir),
-        view_file=paths.tui_view_file(),
-        bug_log=paths.tui_view_file().with_name("tui-errors.log"),
-    )
-    app.run()
+    metrics = _serve_metrics(listen)  # before the screen: a port in use is one line and exit 3
+    if metrics is not None:
+        diag(f"serving metrics at {metrics.url}")  # under the screen while it runs, there after it
+    try:
+        options = Options(
+            dry_run=bool(args.dry_run), read_only=bool(getattr(args, "read_only", False)), publish=metrics
+        )
+        app = FleetwatchApp(
+            opener,
+            options=options,
+            history=history_for(state_dir),
+            view_file=paths.tui_view_file(),
+            bug_log=paths.tui_view_file().with_name("tui-errors.log"),
+        )
+        app.run()
+    finally:
+        if metrics is not None:
+            metrics.close()
     return ExitCode.UNKNOWN if app.return_code else ExitCode.OK
+
+
+def _serve_metrics(listen: str | None) -> MetricsServer | None:
+    """``/metrics`` for the TUI's watcher (as watch mode serves it), from the first status it reads."""
+    if not listen:
+        return None
+    from fleetwatch.exporter import serve_metrics  # prometheus_client loads only when metrics are asked for
+
+    return serve_metrics(listen)
 
 
 def _opener(fleet: Fleet, config: Config, state_dir: Path) -> Opener:

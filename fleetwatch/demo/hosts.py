@@ -347,6 +347,7 @@ def gather_answer(
     doc = {
         "gather": 1,
         "runner": RUNNER,
+        "runner_version": "0.3.14",
         "python": "/usr/bin/python3",
         "home": HOME,
         "peek": {"rc": 0, "stdout": json.dumps(peek) + "\n", "stderr": "", "seconds": 0.214},

@@ -7,12 +7,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fleetwatch.findings import Finding, Observation, Severity
 from fleetwatch.settings import Thresholds
 from fleetwatch.snapshot import Event
 
+T = TypeVar("T")
 _ROUND_FILE = re.compile(r"(?:^|/)R(\d+)-[^/]*$")
 
 
@@ -49,6 +50,14 @@ class Context:
     def host(self) -> str:
         """The host alias."""
         return self.obs.host
+
+    def derived(self, key: str, make: Callable[[], T]) -> T:
+        """A view of this host's data computed once per pass and shared by every detector that asks
+        for it by ``key`` (every rule reads the same fields document)."""
+        cache: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = make()
+        return cast(T, cache[key])
 
     @cached_property
     def events(self) -> tuple[Event, ...]:

@@ -218,13 +218,29 @@ def _pause_suppresses(ctx: Context, threshold: float) -> bool:
     return ctx.remote_now <= bound + threshold
 
 
+def stale_threshold(ctx: Context) -> tuple[float, str]:
+    """``supervisor_stale``'s threshold (0: off) and where it comes from: the inventory's absolute
+    ``supervisor_stale_threshold_s``, else the project's agent-runner.toml ``[monitor]
+    supervisor_stale_threshold_s``, else ``stale_factor`` × the round budget (as agent-runner derives it)."""
+    own = ctx.thresholds.supervisor_stale_threshold_s
+    if own is not None:
+        return own, "inventory"
+    snap = ctx.obs.snapshot
+    declared = snap.stale_threshold_s if snap is not None else None
+    if declared is not None:
+        return declared, "agent-runner.toml"
+    return float(int(ctx.round_budget_s * ctx.thresholds.stale_factor)), "round budget"  # truncated too
+
+
 @detector("supervisor_stale", Needs.PEEK)
 def supervisor_stale(ctx: Context) -> Finding | None:
-    """Newest supervisor event older than ``stale_factor`` × round budget (not during a live pause)."""
+    """Newest supervisor event older than the threshold (``stale_threshold``; not during a live pause)."""
     supervised = [e for e in ctx.events if e.kind not in MONITOR_SELF_KINDS]
     if not supervised:
         return None  # never started: nothing to be stale against
-    threshold = float(int(ctx.round_budget_s * ctx.thresholds.stale_factor))  # agent-runner truncates too
+    threshold, source = stale_threshold(ctx)
+    if threshold <= 0:
+        return None  # turned off for this host or project
     last = supervised[-1]
     age = ctx.remote_now - last.ts
     if age <= threshold or last.kind in TERMINAL_KINDS or _pause_suppresses(ctx, threshold):
@@ -238,11 +254,13 @@ def supervisor_stale(ctx: Context) -> Finding | None:
     return ctx.finding(
         "supervisor_stale",
         Severity.WARNING,
-        f"no supervisor events for {human_duration(age)} (threshold {human_duration(threshold)}); "
+        f"no supervisor events for {human_duration(age)} (threshold {human_duration(threshold)}"
+        f"{'' if source == 'round budget' else f', from the {source}'}); "
         f"serve is {state}; last event {last.kind} at {iso(last.ts)}",
         "check `agent-runner status` on the host; restart the service if it is stuck or should be running",
         age_s=round(age),
         threshold_s=threshold,
+        threshold_from=source,
         last_event=last.kind,
         service_active=active,
     )

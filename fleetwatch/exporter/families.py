@@ -229,8 +229,8 @@ def _add_facts(
         value = read(f)
         if value is not None:
             families[name].add_metric([host], float(value))
-    version = getattr(f, "runner_version", None)  # not reported by today's probe
-    runner.add_metric([host], {"path": f.runner or "", "project": f.project or "", "version": version or ""})
+    labels = {"path": f.runner or "", "project": f.project or "", "version": f.runner_version or ""}
+    runner.add_metric([host], labels)
 
 
 def _alert_families(status: FleetStatus) -> list[Metric]:

@@ -253,6 +253,8 @@ class HostHistory:
     """Times a failed poll was followed by an answered one within the last hour."""
     active_since: float | None = None
     """Since when every sample (up to a day back) shows serve active; None when the newest does not."""
+    disk_hour_ago: float | None = None
+    """Disk use (%) in the oldest sample of the last hour, when that sample is at least 50 min old."""
 
 
 def fill_rate(points: Sequence[tuple[float, float]]) -> float | None:

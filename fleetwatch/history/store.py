@@ -183,6 +183,8 @@ BASELINE_S = 7 * 86400.0
 
 
 SERVE_WINDOW_S = 6 * 3600.0
+HOUR_AGO_MIN_S = 3000
+"""The oldest sample of the last hour stands for "an hour ago" only when it is at least this old (s)."""
 """How far back ``active_since`` looks: ``no_progress`` windows (factor × round budget) up to this long."""
 
 
@@ -236,6 +238,15 @@ def host_histories(
             (listed, int(now - SERVE_WINDOW_S)),
         )
     }
+    hour_ago = {  # SQLite: with a single MIN(), the bare column comes from that row
+        r[0]: float(r[2]) / scale
+        for r in conn.execute(
+            "SELECT host, MIN(at), disk_used_pct * 1.0 FROM samples"
+            " WHERE host IN (SELECT value FROM json_each(?)) AND res = 0 AND at >= ? AND at <= ?"
+            " AND disk_used_pct IS NOT NULL GROUP BY host",
+            (listed, int(now - 3600), int(now - HOUR_AGO_MIN_S)),
+        )
+    }
     spend = _spend(conn, set(hosts), now, settings)
     empty = Spend(0.0, 0.0, None, 0, None)
     out = {}
@@ -246,7 +257,9 @@ def host_histories(
             active_since = None  # never sampled, or serve is not active in the newest sample
         else:
             active_since = first if last_idle is None else float(last_idle) + 1
-        out[host] = HostHistory(spend.get(host, empty), disk.get(host), polls, returns, active_since)
+        out[host] = HostHistory(
+            spend.get(host, empty), disk.get(host), polls, returns, active_since, hour_ago.get(host)
+        )
     return out
 
 

@@ -318,6 +318,8 @@ def _is_null(node: yaml.Node) -> bool:
 
 def threshold_bounds(name: str) -> tuple[Callable[[float], bool], str]:
     """The valid range of a threshold, from its name's unit, and how to say it."""
+    if name == "supervisor_stale_threshold_s":
+        return (lambda v: v >= 0), "a number of seconds (0 turns supervisor_stale off)"
     if name.endswith("_pct"):
         return (lambda v: 0 <= v <= 100), "a percentage from 0 to 100"
     if name.endswith("_s"):

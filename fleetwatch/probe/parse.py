@@ -229,6 +229,16 @@ def _facts(raw: Any, check: Checker) -> Facts | None:
     )
 
 
+def _declared_stale(raw: Any, check: Checker) -> float | None:
+    """The project's own ``supervisor_stale_threshold_s`` (whole seconds, 0 or more), if it sets one."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        check.wrong("monitor", raw, "an object")
+        return None
+    return check.number(raw, "supervisor_stale_threshold_s", "monitor", low=0, whole=True)
+
+
 def _round_logs(raw: Any, check: Checker) -> tuple[RoundLog, ...]:
     if raw is None:
         return ()
@@ -293,9 +303,11 @@ def parse_gather(host: str, stdout: str, stderr: str, received_at: float) -> Sna
         received_at=received_at,
         runner=runner,
         runner_searched=check.text(doc, "searched", "probe"),
+        runner_version=check.text(doc, "runner_version", "probe")[:64] or None if runner else None,
         peek=peek,
         peek_error=failure,
         round_logs=_round_logs(doc.get("round_logs"), check),
         facts=_facts(doc.get("facts"), check),
+        stale_threshold_s=_declared_stale(doc.get("monitor"), check),
         problems=check.summary(),
     )

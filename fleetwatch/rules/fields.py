@@ -37,6 +37,17 @@ FIELDS: Mapping[str, str] = {
     "facts.newest_event": "the newest supervisor event's name",
     "facts.newest_event_age_s": "its age (s), on the host's clock",
     "facts.project": "the agent-runner project",
+    "facts.runner_version": 'agent-runner\'s installed version (text, e.g. "0.3.14")',
+    "facts.round_completed_age_s": "since the last round ended (s, on the host's clock)",
+    "usage.agent": "the newest round's agent (agent_usage_recorded: claude, gemini, …)",
+    "usage.model": "… its model",
+    "usage.round": "… its round number",
+    "usage.success": "… whether it succeeded",
+    "usage.cost_usd": "… what it cost (USD)",
+    "usage.input_tokens": "… its input tokens",
+    "usage.output_tokens": "… its output tokens",
+    "usage.tool_calls": "… its tool calls",
+    "usage.duration_s": "… how long the agent ran (s)",
     "poll.reachable": "the poll got an answer (true), or failed (false)",
     "poll.latency_s": "how long the poll took (s)",
     "poll.stage": "where a failed poll failed (resolve, connect, host key, auth, command, parse); "
@@ -47,6 +58,8 @@ FIELDS: Mapping[str, str] = {
     "history.rounds_completed_1h": "rounds completed in the last hour",
     "history.rounds_completed_24h": "… in the last 24 hours",
     "history.disk_used_pct_per_h": "how fast disk use grows (%/h, least squares over disk_fill_window_h)",
+    "history.disk_used_pct_delta_1h": "disk use now minus an hour ago (percentage points; missing until "
+    "the host has an hour of history)",
     "history.returns_1h": "times the host came back after a failed poll in the last hour",
     "history.polls_1h": "polls in the last hour",
 }
@@ -97,8 +110,28 @@ def data_of(obs: Observation, groups: tuple[str, ...]) -> dict[str, Any]:
         "newest_event": facts.newest_event,
         "newest_event_age_s": facts.newest_event_age_s(facts.received_at),
         "project": facts.project,
+        "runner_version": facts.runner_version,
     }
+    ended = [e for e in snap.supervised_events() if e.kind == "round_end"]
+    if ended:
+        values["round_completed_age_s"] = max(0.0, snap.remote_time - ended[-1].ts)
     data["facts"] = {k: v for k, v in values.items() if v is not None}
+    used = [e for e in snap.supervised_events() if e.kind == "agent_usage_recorded"]
+    if used:
+        u = used[-1].data
+        ms = u.get("duration_ms")
+        usage = {
+            "agent": u.get("agent"),
+            "model": u.get("model"),
+            "round": u.get("round_num"),
+            "success": u.get("success"),
+            "cost_usd": u.get("cost_usd"),
+            "input_tokens": u.get("input_tokens"),
+            "output_tokens": u.get("output_tokens"),
+            "tool_calls": u.get("tool_call_count"),
+            "duration_s": ms / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool) else None,
+        }
+        data["usage"] = {k: v for k, v in usage.items() if v is not None}
     history = obs.history
     if history is not None:
         s = history.spend
@@ -113,6 +146,9 @@ def data_of(obs: Observation, groups: tuple[str, ...]) -> dict[str, Any]:
         }
         if history.disk is not None and history.disk.slope_per_s is not None:
             h["disk_used_pct_per_h"] = history.disk.slope_per_s * 3600
+        now_pct = data["facts"].get("disk_used_pct") if "facts" in data else None
+        if history.disk_hour_ago is not None and now_pct is not None:
+            h["disk_used_pct_delta_1h"] = now_pct - history.disk_hour_ago
         data["history"] = h
     return data
 

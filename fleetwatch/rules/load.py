@@ -45,7 +45,7 @@ def load_rules(paths: Sequence[Path], taken: Collection[str]) -> Loaded:
     """Every rule in ``paths``; ``taken``: names that exist already (the built-ins)."""
     rules: list[Rule] = []
     problems: list[str] = []
-    names = set(taken)
+    names: dict[str, str] = dict.fromkeys(taken, "a built-in detector")
     for file in rule_files(paths):
         try:
             text = file.read_text(encoding="utf-8")
@@ -71,16 +71,35 @@ def load_rules(paths: Sequence[Path], taken: Collection[str]) -> Loaded:
             try:
                 rule = _rule(node, where)
             except RuleError as exc:
-                problems.append(f"{where}: {exc}; this rule is skipped")
+                line = _key_line(node, exc.key) or node.start_mark.line + 1
+                named = _name_of(node)
+                problems.append(f"{file}:{line}: {f'rule {named}: ' if named else ''}{exc}; skipped")
                 continue
             if rule.name in names:
                 problems.append(
-                    f"{where}: the name {rule.name!r} is taken (a built-in or another rule); skipped"
+                    f"{where}: rule {rule.name}: the name is taken by {names[rule.name]}; skipped (rename it)"
                 )
                 continue
-            names.add(rule.name)
+            names[rule.name] = f"the rule at {where}"
             rules.append(rule)
     return Loaded(tuple(rules), tuple(problems))
+
+
+def _key_line(node: yaml.Node, key: str | None) -> int | None:
+    """The line of ``key:`` in a rule's mapping."""
+    if key is None or not isinstance(node, yaml.MappingNode):
+        return None
+    return next((k.start_mark.line + 1 for k, _ in node.value if k.value == key), None)
+
+
+def _name_of(node: yaml.Node) -> str | None:
+    """The rule's ``name:`` as written, when it has one that is a word."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    name = next(
+        (v.value for k, v in node.value if k.value == "name" and isinstance(v, yaml.ScalarNode)), None
+    )
+    return name if isinstance(name, str) and NAME.fullmatch(name) else None
 
 
 def _rule(node: yaml.Node, where: str) -> Rule:
@@ -90,20 +109,20 @@ def _rule(node: yaml.Node, where: str) -> Rule:
     for key_node, value_node in node.value:
         key = str(key_node.value)
         if key not in KEYS:
-            raise RuleError(f"unknown key {key!r} (allowed: {', '.join(KEYS)})")
+            raise RuleError(f"unknown key {key!r} (allowed: {', '.join(KEYS)})", key)
         values[key] = yaml.safe_load(yaml.serialize(value_node))
     name = values.get("name")
     if not isinstance(name, str) or not NAME.fullmatch(name):
-        raise RuleError("`name` must be a lower-case word (letters, digits, _), e.g. load_high")
+        raise RuleError("`name` must be a lower-case word (letters, digits, _), e.g. load_high", "name")
     when = values.get("when")
     if not isinstance(when, str) or not when.strip():
-        raise RuleError(f"rule {name}: `when` must be an expression, e.g. system.load_1m > 4")
+        raise RuleError("`when` must be an expression, e.g. system.load_1m > 4", "when")
     tree, fields = compile_when(when)
     for_polls, for_s = _span(values.get("for"), "for")
     clear_polls, clear_s = _span(values.get("clear"), "clear")
     severity = str(values.get("severity", "warning"))
     if severity not in ("info", "warning", "critical"):
-        raise RuleError(f"rule {name}: unknown severity {severity!r} (info, warning, critical)")
+        raise RuleError(f"unknown severity {severity!r} (info, warning, critical)", "severity")
     return Rule(
         name=name,
         when=when.strip(),
@@ -131,15 +150,15 @@ def _span(value: Any, key: str) -> tuple[int, float]:
     polls = _POLLS.fullmatch(text)
     if polls:
         if int(polls.group(1)) < 1:
-            raise RuleError(f"`{key}` counts polls: at least 1")
+            raise RuleError(f"`{key}` counts polls: at least 1", key)
         return int(polls.group(1)), 0.0
     if text.replace(".", "", 1).isdigit():
-        raise RuleError(f"`{key}: {value}` needs a unit: e.g. 10m, 1h, or 3 polls")
+        raise RuleError(f"`{key}: {value}` needs a unit: e.g. 10m, 1h, or 3 polls", key)
     try:
         return 1, finite_duration(text)
     except ValueError:
         raise RuleError(
-            f"`{key}: {value}` is neither a duration (10m, 1h) nor a number of polls (3 polls)"
+            f"`{key}: {value}` is neither a duration (10m, 1h) nor a number of polls (3 polls)", key
         ) from None
 
 
@@ -147,7 +166,7 @@ def _words(value: Any, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise RuleError(f"`{key}` must be a list of names or globs, e.g. [pi*]")
+        raise RuleError(f"`{key}` must be a list of names or globs, e.g. [pi*]", key)
     return tuple(value)
 
 
@@ -155,7 +174,7 @@ def _text(value: Any, key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise RuleError(f"`{key}` must be text")
+        raise RuleError(f"`{key}` must be text", key)
     return value
 
 
@@ -163,5 +182,5 @@ def _flag(value: Any, key: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise RuleError(f"`{key}` must be true or false")
+        raise RuleError(f"`{key}` must be true or false", key)
     return value

@@ -9,7 +9,10 @@ rather than a rule that never fires.  A field a host lacks makes the rule "not e
 from __future__ import annotations
 
 import ast
+import difflib
+import enum
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -20,7 +23,7 @@ from simpleeval import EvalWithCompoundTypes
 from fleetwatch.detect.base import NOT_EVALUATED, Context, Detector, Needs
 from fleetwatch.episodes import Damping
 from fleetwatch.findings import Finding, Severity
-from fleetwatch.rules.fields import data_of, known, lookup
+from fleetwatch.rules.fields import FIELDS, data_of, known, lookup
 
 FUNCTIONS = {"abs": abs, "min": min, "max": max, "round": round, "len": len}
 _TEMPLATE = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
@@ -28,7 +31,12 @@ NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class RuleError(ValueError):
-    """A rule that cannot be used; the loader adds ``file:line``."""
+    """A rule that cannot be used; the loader adds ``file:line`` (``key``: the key it is about, whose
+    line is given instead of the rule's)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def referenced(tree: ast.AST) -> list[str]:
@@ -59,14 +67,39 @@ def compile_when(text: str) -> tuple[ast.Expression, tuple[str, ...]]:
     try:
         tree = evaluator.parse(text)
     except SyntaxError as exc:
-        raise RuleError(f"`when` is not an expression: {exc.msg} (at column {exc.offset})") from None
+        raise RuleError(f"`when` is not an expression: {exc.msg} (at column {exc.offset})", "when") from None
     fields = tuple(referenced(tree))
     unknown = [f for f in fields if not known(f)]
     if unknown:
-        raise RuleError(f"`when` reads unknown field {unknown[0]!r} (see detectors/README.md for the fields)")
+        close = difflib.get_close_matches(unknown[0], list(FIELDS), n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]}?" if close else "see detectors/README.md for the fields"
+        raise RuleError(f"`when` reads unknown field {unknown[0]!r} ({hint})", "when")
     if not fields:
-        raise RuleError("`when` reads no field: it would be always or never true")
+        raise RuleError("`when` reads no field: it would be always or never true", "when")
     return tree, fields
+
+
+class Outcome(enum.Enum):
+    """What a rule says of one host."""
+
+    FIRES = "fires"
+    QUIET = "quiet"
+    NOT_EVALUATED = "not evaluated"
+    """A field it reads is missing on this host: its episode neither fires nor resolves."""
+    NOT_FOR_HOST = "not for this host"
+    """Its ``hosts`` / ``groups`` leave this host out."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A rule's outcome on one host, with what it read."""
+
+    outcome: Outcome
+    message: str = ""
+    hint: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """The fields it read that the host has."""
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,7 @@ class Rule:
     """``file:line`` of the rule."""
     for_text: str = ""
     """``for`` as written (for messages)."""
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def applies(self, host: str, groups: Sequence[str]) -> bool:
         """Whether this rule is for ``host`` (no ``hosts``/``groups`` given: every host)."""
@@ -111,26 +145,44 @@ class Rule:
 
         return _TEMPLATE.sub(value, template)
 
+    def _evaluate(self, data: Mapping[str, Any]) -> Any:
+        """The expression's value on ``data``, by this thread's evaluator (building one costs 4× an
+        evaluation, so each thread keeps its own)."""
+        local = self._local
+        evaluator = getattr(local, "evaluator", None)
+        if evaluator is None:
+            evaluator = local.evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
+        evaluator.names = data
+        try:
+            return evaluator.eval("", previously_parsed=self.tree)
+        finally:
+            evaluator.names = {}
+
+    def evaluate(self, data: Mapping[str, Any]) -> Verdict:
+        """What this rule says of a host's fields document (``rules.fields.data_of``); an error in the
+        expression raises (the caller contains it)."""
+        groups = data.get("groups") or ()
+        if not self.applies(str(data.get("host", "")), groups if isinstance(groups, list) else ()):
+            return Verdict(Outcome.NOT_FOR_HOST)
+        values = {f: lookup(data, f) for f in self.fields}
+        missing = tuple(f for f, (found, _) in values.items() if not found)
+        read = {f: v for f, (found, v) in values.items() if found}
+        if missing:
+            return Verdict(Outcome.NOT_EVALUATED, values=read, missing=missing)
+        if not self._evaluate(data):
+            return Verdict(Outcome.QUIET, values=read)
+        message = self.render(data, self.message or f"{self.when} ({{for}})")
+        return Verdict(Outcome.FIRES, message, self.render(data, self.hint), read)
+
     def check(self, ctx: Context) -> object:
         """The detector function: a finding, None, or ``NOT_EVALUATED``."""
         if not self.applies(ctx.host, ctx.groups):
             return NOT_EVALUATED
-        data = data_of(ctx.obs, ctx.groups)
-        if not all(lookup(data, f)[0] for f in self.fields):
-            return NOT_EVALUATED
-        evaluator = EvalWithCompoundTypes(names=data, functions=FUNCTIONS)
-        if not evaluator.eval("", previously_parsed=self.tree):
-            return None
-        message = self.render(data, self.message or f"{self.when} ({{for}})")
-        facts = {f: lookup(data, f)[1] for f in self.fields}
-        return Finding(
-            ctx.host,
-            self.name,
-            self.severity,
-            message,
-            self.render(data, self.hint),
-            {"rule": self.source, **facts},
-        )
+        verdict = self.evaluate(ctx.derived("rule_fields", lambda: data_of(ctx.obs, ctx.groups)))
+        if verdict.outcome is Outcome.FIRES:
+            facts = {"rule": self.source, **verdict.values}
+            return Finding(ctx.host, self.name, self.severity, verdict.message, verdict.hint, facts)
+        return None if verdict.outcome is Outcome.QUIET else NOT_EVALUATED
 
     def detector(self) -> Detector:
         """This rule as a detector of the catalogue."""

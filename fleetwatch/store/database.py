@@ -196,6 +196,22 @@ class Store:
         rows = self._conn.execute("SELECT * FROM host_polls")
         return {r["host"]: _poll(r) for r in rows}
 
+    def fields_saved_at(self) -> dict[str, float]:
+        """When each host's rule fields were last saved."""
+        return {r[0]: r[1] for r in self._conn.execute("SELECT host, at FROM host_fields")}
+
+    def save_fields(self, rows: Iterable[tuple[str, float, Mapping[str, Any]]]) -> None:
+        """Keep (host, when polled, rule fields) as each host's latest."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO host_fields VALUES (?,?,?)",
+            [(host, at, json.dumps(fields, default=str)) for host, at, fields in rows],
+        )
+
+    def latest_fields(self, host: str) -> tuple[float, dict[str, Any]] | None:
+        """(when polled, rule fields) of the host's latest saved answered poll, if any."""
+        row = self._conn.execute("SELECT at, fields FROM host_fields WHERE host=?", (host,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
     def record_polls(self, results: Mapping[str, Snapshot | PollFailure], now: float) -> None:
         """Store this pass's results as each host's latest poll; a failure keeps the last good facts."""
         answered = [

@@ -172,7 +172,26 @@ def _history(conn: sqlite3.Connection) -> None:
         )
 
 
-STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (_release_0_1, _host_polls, _poll_via, _history)
+def _host_fields(conn: sqlite3.Connection) -> None:
+    # What the user's rules read on each host (rules/fields.py), as of a recent answered poll: what
+    # `fleetwatch rules test` evaluates new rules against without polling.  Rewritten at most every few
+    # minutes per host (pipeline.FIELDS_EVERY_S), not every pass.
+    conn.execute(
+        """CREATE TABLE host_fields (
+            host TEXT PRIMARY KEY,
+            at REAL NOT NULL,               -- when the poll was made
+            fields TEXT NOT NULL            -- JSON: the rule fields document
+        )"""
+    )
+
+
+STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _release_0_1,
+    _host_polls,
+    _poll_via,
+    _history,
+    _host_fields,
+)
 """``STEPS[n]`` takes a database from version n to n + 1."""
 VERSION = len(STEPS)
 """The schema version this code writes."""

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from textual.message import Message
 
@@ -65,6 +65,15 @@ TRANSITIONS_KEPT = 500
 DELIVERIES_SHOWN = 200
 
 
+class Publisher(Protocol):
+    """Something that shows the fleet status outside the screen too (the Prometheus ``/metrics``
+    endpoint): called from the backend's thread, with every status the TUI reads and every event."""
+
+    def show(self, status: FleetStatus) -> None: ...
+
+    def record(self, event: WatcherEvent) -> None: ...
+
+
 @dataclass(frozen=True)
 class Options:
     """How the TUI may act."""
@@ -77,6 +86,8 @@ class Options:
     """Poll every interval; False: only when asked (``r``), for tests that need a still picture."""
     bug_log: Path | None = None
     """Where tracebacks go (never to the screen)."""
+    publish: Publisher | None = None
+    """Also given every status and watcher event (``--metrics-listen``)."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +230,8 @@ class Backend:
         self._post(SnapshotReceived(host, result))
 
     def _reported(self, event: WatcherEvent) -> None:
+        if self.options.publish is not None:
+            self.options.publish.record(event)
         self._post(WatcherReported(event))
         if isinstance(event, DeliveriesFlushed):
             self._read_log()
@@ -234,7 +247,10 @@ class Backend:
     ) -> None:
         """Post the status (and the alert log) as the state store holds them now."""
         try:
-            self._post(StatusRead(self._status(after), summary, ended=ended))
+            status = self._status(after)
+            if self.options.publish is not None:
+                self.options.publish.show(status)
+            self._post(StatusRead(status, summary, ended=ended))
         except Exception as exc:
             self._trouble(exc, "reading the state store")
             return

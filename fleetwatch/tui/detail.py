@@ -135,7 +135,7 @@ def facts_section(h: HostStatus, now: float) -> Text:
         if facts.mem_available_mb is not None and facts.mem_total_mb is not None:
             memory = f"{facts.mem_available_mb} of {facts.mem_total_mb} MB available"
         pairs += [
-            ("runner", facts.runner),
+            ("runner", f"{facts.runner} {facts.runner_version}" if facts.runner_version else facts.runner),
             ("project", facts.project),
             ("round", f"R{facts.round}" if facts.round is not None else None),
             ("phase", facts.phase),

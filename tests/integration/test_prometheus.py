@@ -3,6 +3,7 @@ sends the alerts to a real Alertmanager running contrib's route and inhibition."
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import subprocess
@@ -92,6 +93,8 @@ def test_prometheus_sees_the_unreachable_host_down_its_alert_firing_and_alertman
         )
         [healthy] = prom.query('fleetwatch_host_up{host="pi-healthy"}')
         assert healthy["value"][1] == "1" and healthy["metric"]["job"] == "fleetwatch"
+        [runner] = prom.query('fleetwatch_runner_info{host="pi-healthy"}')
+        assert runner["metric"]["version"] == importlib.metadata.version("cli-agent-runner"), runner
         giveup = 'ALERTS{alertname="FleetwatchRemoteGiveup",host="pi-unreachable",alertstate="firing"}'
         prom.wait("FleetwatchRemoteGiveup firing", lambda: bool(prom.query(giveup)), timeout_s=60)
         [alert] = prom.query(giveup)

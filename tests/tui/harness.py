@@ -26,7 +26,6 @@ from fleetwatch.inventory.model import Host, SshTarget
 from fleetwatch.pipeline import settle
 from fleetwatch.probe.command import EVENTS, ROUND_LOGS, TAIL_LINES
 from fleetwatch.probe.parse import parse_gather
-from fleetwatch.settings import PassSettings
 from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
 from fleetwatch.tui.app import FleetwatchApp
@@ -41,12 +40,16 @@ QUICK = tuple(h for h in HOSTS if h.delay_s == 0)
 """The demo hosts without the slow one (3 s): every Pilot test polls them at least once."""
 
 
-def demo_opener(tmp: Path, hosts: tuple[SimHost, ...] = QUICK, *, timeout: float = 10.0) -> Opener:
-    """The watcher on a demo fleet started in the backend's loop (as ``fleetwatch tui --demo`` does)."""
+def demo_opener(
+    tmp: Path, hosts: tuple[SimHost, ...] = QUICK, *, timeout: float = 10.0, base: Config | None = None
+) -> Opener:
+    """The watcher on a demo fleet started in the backend's loop (as ``fleetwatch tui --demo`` does);
+    ``base`` is the config before the test's timeout (its rules, say)."""
 
     async def opener(stack: AsyncExitStack) -> Watcher:
         fleet = await stack.enter_async_context(demo_fleet(tmp / "demo", hosts=hosts))
-        config = Config(passes=PassSettings(timeout=Duration(timeout)))
+        start = base or Config()
+        config = replace(start, passes=replace(start.passes, timeout=Duration(timeout)))
         selected = select_fleet(fleet.ssh_config, [], [], [], explicit_config=True)
         store = Store.open(fleet.state_dir)
         stack.callback(store.close)
@@ -56,10 +59,13 @@ def demo_opener(tmp: Path, hosts: tuple[SimHost, ...] = QUICK, *, timeout: float
 
 
 def live_app(tmp: Path, hosts: tuple[SimHost, ...] = QUICK, **options: object) -> FleetwatchApp:
-    """The App on a live demo fleet; ``options`` go to ``Options`` (``dry_run``, ``read_only``)."""
+    """The App on a live demo fleet; ``options`` go to ``Options`` (``dry_run``, ``read_only``) but
+    ``timeout`` and ``config`` (see ``demo_opener``)."""
     timeout = float(options.pop("timeout", 10.0))  # type: ignore[arg-type]
+    base = options.pop("config", None)
+    assert base is None or isinstance(base, Config)
     return FleetwatchApp(
-        demo_opener(tmp, hosts, timeout=timeout),
+        demo_opener(tmp, hosts, timeout=timeout, base=base),
         options=Options(**options),  # type: ignore[arg-type]
         view_file=tmp / "view.json",
         bug_log=tmp / "tui-errors.log",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from textual.pilot import Pilot
 
+from fleetwatch.config import Config
+from fleetwatch.rules.catalogue import load_catalogue
 from fleetwatch.tui.app import FleetwatchApp
 from fleetwatch.tui.screens.fleet import FleetScreen
 from fleetwatch.tui.screens.host import HostScreen
@@ -113,3 +116,34 @@ def test_enter_drills_into_the_host_with_its_alert_evidence_facts_and_events(tmp
         await until(pilot, lambda: fleet_screen(app).table.selected == "demo-auth")
 
     pilot_run(live_app(tmp_path), body)
+
+
+def test_a_users_rule_shows_like_a_built_in_in_the_table_and_the_host_screen(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "- name: round_seven\n"
+        "  when: facts.round >= 7\n"
+        "  severity: warning\n"
+        "  hosts: [demo-healthy]\n"
+        '  message: "{host} is on round {facts.round}"\n'
+        '  hint: "nothing to do: this is a test rule"\n'
+    )
+    config = dataclasses.replace(Config(), catalogue=load_catalogue([rules])).with_rules()
+
+    async def body(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, FleetwatchApp)
+        await first_pass(pilot)
+        assert cell(app, "demo-healthy", "state") == "WARN"
+        assert cell(app, "demo-healthy", "alerts") == "round_seven"
+        assert "round_seven" not in cell(app, "demo-stale", "alerts")  # hosts: scopes it
+        fleet_screen(app).table.move_cursor(row=rows(app).index("demo-healthy"))
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, HostScreen) and screen.alias == "demo-healthy"
+        await pilot.pause()
+        alerts = str(screen.query_one("#host-alerts").render())
+        assert "[WARN] round_seven" in alerts and "demo-healthy is on round 7" in alerts, alerts
+        assert "→ nothing to do: this is a test rule" in alerts
+
+    pilot_run(live_app(tmp_path, config=config), body)

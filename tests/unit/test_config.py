@@ -66,7 +66,7 @@ def test_an_old_and_a_new_spelling_of_one_setting_is_an_error_at_the_second() ->
     [
         ("timeout: 20\ncolour: red\n", 2, "unknown key 'colour' in top level"),
         ("damping:\n  oauth_fail: {for: 0}\n", 2, "at least 1"),
-        ("auto_stop:\n  on: [no_such_detector]\n", 1, "unknown detector 'no_such_detector'"),
+        ("auto_stop:\n  on: [no_such_detector]\n", 2, "unknown detector 'no_such_detector'"),
         ("timeout: soon\n", 1, "not a duration"),
         ("concurrency: many\n", 1, "expected int"),
         ("offline:\n  fraction: [1]\n", 2, "expected a single value"),

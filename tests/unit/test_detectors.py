@@ -17,7 +17,7 @@ AUTH_TAIL = (
 
 
 def fired(obs, thresholds: Thresholds = T, now: float = NOW) -> dict[str, Finding]:
-    findings, _ = detect(obs, thresholds, now)
+    findings, _, _ = detect(obs, thresholds, now)
     return {f.detector: f for f in findings}
 
 
@@ -26,7 +26,7 @@ def healthy_events() -> list:
 
 
 def test_healthy_host_has_no_findings_and_every_detector_was_evaluated() -> None:
-    findings, evaluated = detect(observed(snapshot(peek(healthy_events()))), T, NOW)
+    findings, evaluated, _ = detect(observed(snapshot(peek(healthy_events()))), T, NOW)
     assert findings == []
     assert {"oauth_fail", "disk_critical", "supervisor_stale", "remote_giveup", "hung"} <= evaluated
 
@@ -178,7 +178,7 @@ def test_failed_poll_is_a_blip_until_the_tolerance_then_a_critical_giveup() -> N
 
 
 def test_unreachable_host_keeps_disk_and_auth_episodes_unevaluated() -> None:
-    _, evaluated = detect(
+    _, evaluated, _ = detect(
         observed(failure=PollFailure(Stage.CONNECT, "timed out"), failing_since=NOW), T, NOW
     )
     assert "remote_blip" in evaluated
@@ -215,7 +215,7 @@ def test_a_crashing_detector_reports_itself_and_spares_the_others() -> None:
         raise KeyError("surprise")
 
     catalogue = (*BUILTIN, Detector("broken", Needs.PEEK, broken))
-    findings, evaluated = detect(
+    findings, evaluated, _ = detect(
         observed(snapshot(peek(healthy_events()), f=facts(disk=99))), T, NOW, catalogue
     )
     by_name = {f.detector: f for f in findings}

@@ -19,7 +19,7 @@ def disk_series(per_hour: float, hours: float = 3.0, n: int = 181) -> HostHistor
 
 
 def found(obs: Observation, name: str, thresholds: Thresholds | None = None) -> Finding | None:
-    findings, evaluated = detect(obs, thresholds or Thresholds(), NOW)
+    findings, evaluated, _ = detect(obs, thresholds or Thresholds(), NOW)
     assert name in evaluated
     return next((f for f in findings if f.detector == name), None)
 
@@ -99,7 +99,7 @@ def test_flapping_is_one_alert_for_a_host_that_keeps_coming_and_going() -> None:
 
 def test_without_history_the_history_detectors_say_nothing() -> None:
     obs = observed(snapshot(peek([event("round_start", NOW - 10, round_num=1)])))
-    findings, _ = detect(obs, Thresholds(spend_budget_usd=1.0), NOW)
+    findings, _, _ = detect(obs, Thresholds(spend_budget_usd=1.0), NOW)
     assert not {f.detector for f in findings} & {
         "disk_fill_eta",
         "spend_budget",

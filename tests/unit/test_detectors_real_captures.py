@@ -25,7 +25,7 @@ def run(name: str, after_s: float, logs: dict[int, str] | None = None) -> dict[s
     """Detect on a capture as seen ``after_s`` seconds after its newest event."""
     p = load(name)
     now = (p.events[-1].ts if p.events else 1_800_000_000.0) + after_s
-    findings, _ = detect(
+    findings, _, _ = detect(
         observed(snapshot(p, f=facts(time=now), logs=logs, received_at=now), at=now), Thresholds(), now
     )
     return {f.detector: f for f in findings}

@@ -56,9 +56,19 @@ def test_a_polled_host_is_up_with_its_measured_values_from_the_latest_pass() -> 
         NOW,
         ok_at=NOW,
         latency_s=0.25,
-        facts=facts(disk_used_pct=91.5, round=7, running=True, newest_event_at=NOW - 40),
+        facts=facts(
+            disk_used_pct=91.5,
+            round=7,
+            running=True,
+            newest_event_at=NOW - 40,
+            runner="/home/pi/.local/bin/agent-runner",
+            runner_version="0.3.14",
+            project="proj",
+        ),
     )
     found = scrape(fleet([poll], hosts=[HostEntry("pi1", ("lab", "kitchen"))]))
+    info = {"host": "pi1", "path": "/home/pi/.local/bin/agent-runner", "project": "proj", "version": "0.3.14"}
+    assert value(found, "fleetwatch_runner_info", **info) == 1
     assert value(found, "fleetwatch_host_up", host="pi1") == 1
     assert value(found, "fleetwatch_host_state", host="pi1", state="ok") == 1
     assert value(found, "fleetwatch_host_state", host="pi1", state="unreachable") == 0

@@ -207,3 +207,7 @@ def test_the_recent_history_summary_is_what_the_detectors_need(store: Store) -> 
     assert (summary["pi2"].returns_last_hour, summary["pi2"].polls_last_hour) == (5, 60)
     assert summary["pi1"].active_since == NOW - 180 * 60  # serve active in every sample of pi1
     assert summary["pi2"].active_since is None  # its newest poll failed: nothing says serve runs
+    assert summary["pi1"].disk_hour_ago == pytest.approx(points[120][1], abs=0.01)  # the sample at NOW - 1 h
+    record_samples(store.connection, [at("pi3", NOW - 60 * m, disk=50.0) for m in range(40, -1, -1)])
+    young = host_histories(store.connection, {"pi3": 3600.0}, NOW, UTC)["pi3"]
+    assert young.disk_hour_ago is None, "40 minutes of history is not an hour ago"

@@ -52,7 +52,7 @@ def parsed(text: str) -> Snapshot:
 
 
 def judged(snap: Snapshot) -> dict[str, Any]:
-    findings, _ = detect(Observation("pi", NOW, snap), Thresholds(), NOW)
+    findings, _, _ = detect(Observation("pi", NOW, snap), Thresholds(), NOW)
     return {f.detector: f for f in findings}
 
 

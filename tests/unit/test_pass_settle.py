@@ -35,7 +35,7 @@ def test_a_laptop_sleep_restarts_failure_clocks_so_the_gap_alone_never_gives_up(
     results = {"pi1": REFUSED, "pi2": snapshot(None), "pi3": snapshot(None)}
     settle(store, [], results, 1000.0, SETTINGS)
     # Eight hours asleep, then the host still fails: that is a fresh blip, not an 8 h give-up.
-    _, after_sleep, _, _, vantage = settle(store, [], results, 1000.0 + 8 * 3600, SETTINGS)
+    _, after_sleep, _, _, vantage, _ = settle(store, [], results, 1000.0 + 8 * 3600, SETTINGS)
     assert vantage.gap_s == 8 * 3600
     assert ("pi1", "remote_blip") in detectors(after_sleep)
     assert ("pi1", "remote_giveup") not in detectors(after_sleep)
@@ -46,10 +46,10 @@ def test_an_offline_pass_opens_one_watcher_alert_and_touches_no_host(tmp_path: P
     healthy = {f"pi{i}": snapshot(None) for i in range(5)}
     settle(store, [], healthy, 1000.0, SETTINGS)
     offline = {f"pi{i}": REFUSED for i in range(5)}
-    _, findings, transitions, _, vantage = settle(store, [], offline, 1060.0, SETTINGS)
+    _, findings, transitions, _, vantage, _ = settle(store, [], offline, 1060.0, SETTINGS)
     assert vantage.offline
     assert detectors(findings) == {("fleetwatch", "watcher_offline")}
     assert [(t.change, t.episode.host) for t in transitions] == [("opened", "fleetwatch")]
     assert store.failure_clocks() == {}, "an offline pass starts no host's failure clock"
-    _, _, back, _, _ = settle(store, [], healthy, 1120.0, SETTINGS)
+    _, _, back, _, _, _ = settle(store, [], healthy, 1120.0, SETTINGS)
     assert [(t.change, t.episode.detector) for t in back] == [("resolved", "watcher_offline")]

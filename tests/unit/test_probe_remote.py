@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import importlib.metadata
 import json
 import shlex
 import shutil
@@ -261,3 +262,21 @@ def test_gatherer_is_python_3_6_syntax_and_locate_is_posix_sh() -> None:
     for shell in ("sh", "dash", "bash"):
         if shutil.which(shell):
             subprocess.run([shell, "-n", "-c", remote.joinpath("locate.sh").read_text()], check=True)
+
+
+def test_the_runners_version_comes_from_the_imported_package_or_its_dist_info(home: Path) -> None:
+    installed = importlib.metadata.version("cli-agent-runner")
+    real = Path(sys.executable).parent / "agent-runner"  # the real agent-runner, a pip launcher
+    probe = run(home, str(real))
+    assert probe.doc["runner_version"] == installed, "read from the package the in-process peek imported"
+    # A launcher whose module is not agent-runner's: the dist-info beside its interpreter still says it.
+    fake = run(home, launcher(home, PIP_LAUNCHER))
+    assert fake.in_process and fake.doc["runner_version"] == installed
+    snapshot = parse_gather("pi", fake.stdout, fake.stderr, 0.0)
+    assert snapshot.runner_version == installed
+    # A shell wrapper tells nothing: no version rather than a guess.
+    wrapper = home / "bin" / "wrapped"
+    wrapper.parent.mkdir()
+    wrapper.write_text(WRAPPER.format(target=real))
+    wrapper.chmod(0o755)
+    assert run(home, str(wrapper)).doc["runner_version"] is None

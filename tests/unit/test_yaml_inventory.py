@@ -150,7 +150,8 @@ ERRORS = [
         "unknown threshold",
         "defaults:\n  thresholds:\n    disk_warn: 3\n",
         "F:3: unknown key 'disk_warn' under thresholds under defaults (allowed: disk_warning_pct, "
-        "disk_critical_pct, stale_factor, stale_default_budget_s, remote_failure_tolerance_s, exit_window, "
+        "disk_critical_pct, stale_factor, supervisor_stale_threshold_s, stale_default_budget_s, "
+        "remote_failure_tolerance_s, exit_window, "
         "short_exit_s, rate_threshold, clock_skew_s, disk_fill_warning_h, disk_fill_critical_h, "
         "disk_fill_window_h, spend_budget_usd, spend_rate_factor, spend_rate_min_usd, no_progress_factor, "
         "flapping_per_hour)",

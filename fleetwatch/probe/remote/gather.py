@@ -57,15 +57,30 @@ def disk(path):
     return {"path": path, "used_pct": round(pct, 2), "free_gb": round(avail / 1e9, 3)}
 
 
-def toml_log_dir(config, project):
-    """runtime.log_dir from agent-runner.toml, expanded as agent-runner does (~, {project}, relative)."""
+def project_toml(config):
+    """(path, parsed agent-runner.toml) or (path, None): no tomllib (< 3.11), no file, bad TOML."""
     path = os.path.expanduser(config) if config else os.path.abspath("agent-runner.toml")
     try:
-        import tomllib  # novermin (guarded: older Pythons take the default log dir)
+        import tomllib  # novermin (guarded: older Pythons take the defaults)
 
         with open(path, "rb") as fh:
-            runtime = tomllib.load(fh).get("runtime", {})
-    except Exception:  # no tomllib (< 3.11), no file or bad TOML: fall back to the default place
+            doc = tomllib.load(fh)
+    except Exception:
+        return path, None
+    return path, doc if isinstance(doc, dict) else None
+
+
+def declared(toml):
+    """What the project's [monitor] table declares for monitors (read-only)."""
+    monitor = toml.get("monitor") if toml else None
+    value = monitor.get("supervisor_stale_threshold_s") if isinstance(monitor, dict) else None
+    return {"supervisor_stale_threshold_s": value} if value is not None else {}
+
+
+def toml_log_dir(path, toml, project):
+    """runtime.log_dir from agent-runner.toml, expanded as agent-runner does (~, {project}, relative)."""
+    runtime = toml.get("runtime", {}) if toml else None
+    if not isinstance(runtime, dict):
         return None
     raw = runtime.get("log_dir")
     if not isinstance(raw, str):
@@ -75,7 +90,7 @@ def toml_log_dir(config, project):
     return os.path.normpath(os.path.join(base, raw))
 
 
-def find_rounds_dir(peek, config):
+def find_rounds_dir(peek, path, toml):
     """Where round logs live: beside the current round's log, else from the toml, else the default."""
     if not isinstance(peek, dict):
         return None
@@ -83,7 +98,7 @@ def find_rounds_dir(peek, config):
     if isinstance(cur, dict) and cur.get("log_path"):
         return os.path.dirname(cur["log_path"])
     project = peek.get("project") if isinstance(peek.get("project"), str) else ""
-    log_dir = toml_log_dir(config, project)
+    log_dir = toml_log_dir(path, toml, project)
     if log_dir is None and project:
         log_dir = os.path.join(os.path.expanduser("~"), ".agent-runner", project, "logs")
     return os.path.join(log_dir, "rounds") if log_dir else None
@@ -100,8 +115,8 @@ def round_logs(rounds_dir, count, lines):
     return [tail(p, lines) for p in files[:count]]
 
 
-def launcher_entry(runner):
-    """(module, func) if `runner` is a pip/pipx/uv launcher for this interpreter, else None."""
+def launcher(runner):
+    """(text, python) of a pip/pipx/uv launcher script `runner`, else None."""
     try:
         with open(runner, "rb") as fh:
             text = fh.read(8192).decode("utf-8")
@@ -114,6 +129,16 @@ def launcher_entry(runner):
     if lines[0].startswith("#!/bin/sh") and lines[1].startswith(SH_LAUNCHER):
         rest = lines[1][len(SH_LAUNCHER) :]
         python = rest[1:].split('"')[0] if rest.startswith('"') else rest.split(" ")[0]
+    return text, python
+
+
+def launcher_entry(runner):
+    """(module, func) if `runner` is a pip/pipx/uv launcher for this interpreter, else None."""
+    found = launcher(runner)
+    if found is None:
+        return None
+    text, python = found
+    lines = text.splitlines()
     if not python or python != sys.executable:
         return None  # another interpreter sees other packages
     entry = None
@@ -221,6 +246,24 @@ def peek_subprocess(argv):
     }
 
 
+def runner_version(runner):
+    """agent-runner's version: from the package the in-process peek imported, else from the name of its
+    dist-info beside the launcher's interpreter (a glob, no process); None when neither says."""
+    version = getattr(sys.modules.get("agent_runner"), "__version__", None)
+    if isinstance(version, str):
+        return version[:64]
+    found = launcher(runner)
+    if found is None or not found[1]:
+        return None
+    import glob
+
+    prefix = os.path.dirname(os.path.dirname(found[1]))
+    pattern = os.path.join(prefix, "lib", "python*", "site-packages", "cli_agent_runner-*.dist-info")
+    for path in sorted(glob.glob(pattern)):
+        return os.path.basename(path)[len("cli_agent_runner-") : -len(".dist-info")][:64]
+    return None
+
+
 def run_peek(runner, args):
     entry = launcher_entry(runner)
     result = peek_in_process(runner, entry, args) if entry is not None else None
@@ -241,7 +284,10 @@ def main():
     except (ValueError, RecursionError):  # garbage, or nested too deep: fleetwatch names either
         peek = None
     result["peek"]["seconds"] = round(time.time() - started, 3)
-    rounds_dir = find_rounds_dir(peek, config)
+    result["runner_version"] = runner_version(runner)
+    path, toml = project_toml(config)
+    result["monitor"] = declared(toml)
+    rounds_dir = find_rounds_dir(peek, path, toml)
     result["rounds_dir"] = rounds_dir
     result["round_logs"] = round_logs(rounds_dir, int(count), int(lines))
     load = os.getloadavg() if hasattr(os, "getloadavg") else (None, None, None)
