@@ -205,10 +205,8 @@ class Transport:
                 )
                 if not hops:
                     raise failed from None
-                raise TransportError(
-                    target.alias, failed.stage, f"via jump host {hops[-1]}: {failed.reason}", failed.hint,
-                    via=hops[-1],
-                ) from None  # fmt: skip
+                why = f"via jump host {hops[-1]}: {failed.reason}"
+                raise TransportError(target.alias, failed.stage, why, failed.hint, via=hops[-1]) from None
             if hops:
                 raise TransportError(
                     target.alias,
