@@ -12,7 +12,7 @@ from typing import Any
 from fleetwatch import paths
 from fleetwatch.basics import Duration, finite_duration, host_port
 from fleetwatch.cli.output import diag
-from fleetwatch.config import Config, load_config, with_values
+from fleetwatch.config import Config, config_path, load_config, with_values
 from fleetwatch.errors import ConfigError
 from fleetwatch.inventory.fleet import Fleet, select_fleet
 from fleetwatch.inventory.ssh_config import default_config
@@ -44,6 +44,8 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
             raise ConfigError(f"--rules {path}: no such rule file or directory")
     if base is None:
         config = load_config(getattr(args, "config", None), rules)
+        if config.notify or config.heartbeat_url:
+            warn_if_readable(config_path(getattr(args, "config", None))[0])
     elif rules:  # the demo: no config file, but the rules asked for on the command line
         config = dataclasses.replace(base, catalogue=load_catalogue(rule_paths(None, (), rules))).with_rules()
     else:
@@ -72,6 +74,21 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
 
 
 _told: set[str] = set()
+
+
+def warn_if_readable(path: Path) -> None:
+    """Say once when the config file holding notification URLs (tokens) is open to other users."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    line = (
+        f"{path} holds notification URLs (tokens) and other users can read it (mode {mode:04o}): "
+        f"chmod 600 {path}"
+    )
+    if mode & 0o077 and line not in _told:
+        _told.add(line)
+        diag(line)
 
 
 def tell_rule_problems(problems: Sequence[str]) -> None:

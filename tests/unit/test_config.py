@@ -96,3 +96,27 @@ def test_command_line_beats_environment_beats_file(tmp_path: Path, monkeypatch: 
     assert (config.passes.timeout, config.passes.concurrency, config.passes.interval) == (9, 8, 120)
     assert [t.url for t in config.notify] == ["json://x/y"]
     assert config.passes.policy == Config().passes.policy
+
+
+def test_a_config_file_with_notification_urls_open_to_others_is_said_once(tmp_path: Path) -> None:
+    from tests.unit.test_cli_contract import fleetwatch
+
+    config = tmp_path / "config.yaml"
+    config.write_text("notify:\n  - url: json://127.0.0.1:9/hook?-token=s3cret\n")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text("Host pi1\n    HostName 127.0.0.1\n")
+    argv = ("hosts", "--config", str(config), "--ssh-config", str(ssh_config))
+    config.chmod(0o644)
+    loose = fleetwatch(*argv)
+    assert loose.returncode == 0, loose
+    assert loose.stderr.splitlines() == [
+        f"fleetwatch: {config} holds notification URLs (tokens) and other users can read it (mode 0644): "
+        f"chmod 600 {config}"
+    ]
+    assert "s3cret" not in loose.stdout + loose.stderr
+    config.chmod(0o600)
+    tight = fleetwatch(*argv)
+    assert tight.returncode == 0 and tight.stderr == "", tight
+    config.write_text("timeout: 20\n")
+    config.chmod(0o644)
+    assert fleetwatch(*argv).stderr == "", "no tokens, nothing to say"
