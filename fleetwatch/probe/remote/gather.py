@@ -132,9 +132,8 @@ def launcher(runner):
     return text, python
 
 
-def launcher_entry(runner):
-    """(module, func) if `runner` is a pip/pipx/uv launcher for this interpreter, else None."""
-    found = launcher(runner)
+def launcher_entry(found):
+    """(module, func) if `found` (launcher()'s answer) is a launcher for this interpreter, else None."""
     if found is None:
         return None
     text, python = found
@@ -246,13 +245,12 @@ def peek_subprocess(argv):
     }
 
 
-def runner_version(runner):
+def runner_version(found):
     """agent-runner's version: from the package the in-process peek imported, else from the name of its
-    dist-info beside the launcher's interpreter (a glob, no process); None when neither says."""
+    dist-info beside the launcher's interpreter (`found`, a glob, no process); None when neither says."""
     version = getattr(sys.modules.get("agent_runner"), "__version__", None)
     if isinstance(version, str):
         return version[:64]
-    found = launcher(runner)
     if found is None or not found[1]:
         return None
     import glob
@@ -264,8 +262,8 @@ def runner_version(runner):
     return None
 
 
-def run_peek(runner, args):
-    entry = launcher_entry(runner)
+def run_peek(runner, found, args):
+    entry = launcher_entry(found)
     result = peek_in_process(runner, entry, args) if entry is not None else None
     return result if result is not None else peek_subprocess([runner, *args])
 
@@ -278,13 +276,14 @@ def main():
     if config:
         args += ["--config", os.path.expanduser(config)]
     args += ["peek", "--events", events]
-    result["peek"] = run_peek(runner, args)
+    found = launcher(runner)  # read once: how to run the peek, and where its version is
+    result["peek"] = run_peek(runner, found, args)
     try:
         peek = json.loads(result["peek"]["stdout"])
     except (ValueError, RecursionError):  # garbage, or nested too deep: fleetwatch names either
         peek = None
     result["peek"]["seconds"] = round(time.time() - started, 3)
-    result["runner_version"] = runner_version(runner)
+    result["runner_version"] = runner_version(found)
     path, toml = project_toml(config)
     result["monitor"] = declared(toml)
     rounds_dir = find_rounds_dir(peek, path, toml)
