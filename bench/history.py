@@ -27,7 +27,7 @@ from fleetwatch.findings import PollFailure  # noqa: E402
 from fleetwatch.history.model import HistorySettings, Sample, Usage  # noqa: E402
 from fleetwatch.history.store import host_histories, record_samples, record_usage, roll_up  # noqa: E402
 from fleetwatch.store import Store  # noqa: E402
-from tests.unit.builders import facts, snapshot  # noqa: E402
+from tests.unit.builders import facts, retained_year, snapshot  # noqa: E402
 
 NOW = 1_800_000_000.0
 
@@ -95,35 +95,7 @@ def year_size(hosts: int) -> None:
         with store.transaction():
             for h in range(hosts):
                 host = f"pi-{h:03d}"
-                rows = []
-                for res, start, end in (
-                    (0, NOW - keep.raw, NOW),
-                    (300, NOW - keep.five_minutes, NOW - keep.raw),
-                    (3600, NOW - keep.hourly, NOW - keep.five_minutes),
-                ):
-                    step = res or 60
-                    n = step // 60
-                    for i, t in enumerate(range(int(start), int(end), step)):
-                        rows.append(
-                            (
-                                host,
-                                res,
-                                t,
-                                n,
-                                None,
-                                n,
-                                200 + i % 700,
-                                4000 + i % 5000,
-                                20000 + i % 70000,
-                                i % 400,
-                                500 + i % 3000,
-                                i % 1000 - 500,
-                                i // 30,
-                                i % 4000,
-                                n,
-                                0,
-                            )
-                        )
+                rows = retained_year(host, keep, NOW)
                 conn.executemany(f"INSERT INTO samples VALUES ({','.join('?' * 16)})", rows)
                 hourly = [
                     (host, int(NOW - 3600 * i), 7, 7, 5.6, 280000, 63000, 2100000, 210, 3360.0)

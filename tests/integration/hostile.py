@@ -26,19 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.sshd import Sshd, host_block, keygen, start_sshd
+from tests.unit.builders import PEEK_FIELDS
 
 FAKES = Path(__file__).parent / "fakes" / "hostile"
 PEEK = Path(__file__).parents[1] / "fixtures" / "agent_runner" / "peek_healthy_running.json"
-TYPE_FIELDS = (
-    "status",
-    "service",
-    "system",
-    "recent_events",
-    "defenses",
-    "current_round",
-    "schedule",
-    "project",
-)
+TYPE_FIELDS = PEEK_FIELDS
 """Every top-level field of peek's document that fleetwatch reads: ``type-FIELD`` makes it the wrong type."""
 CASES = (
     "huge",  # 50 MB of output, then exit 0

@@ -100,7 +100,7 @@ def test_dry_run_and_read_only_stops_run_nothing(tmp_path: Path) -> None:
         await pilot.press("tab", "enter")
         await until(pilot, lambda: any(n.startswith("Stop: dry-run") for n in notices(app)))
         assert audit_records(app) == [("demo-disk", MANUAL, Outcome.DRY_RUN, True)]
-        assert "summary" and "DRY RUN" in str(app.screen.query_one("#summary").render())
+        assert "DRY RUN" in str(app.screen.query_one("#summary").render())
 
     pilot_run(live_app(tmp_path / "dry", dry_run=True), dry)
 

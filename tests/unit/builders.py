@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetwatch.findings import Observation, PollFailure
+from fleetwatch.history.model import HistorySettings
 from fleetwatch.snapshot import Event, Facts, Peek, RoundLog, Snapshot
 
 NOW = 1_800_000_000.0
@@ -118,3 +119,34 @@ def observed(
 ) -> Observation:
     """An observation of one host."""
     return Observation(host=host, at=at, snapshot=s, failure=failure, failing_since=failing_since)
+
+
+PEEK_FIELDS = (
+    "status",
+    "service",
+    "system",
+    "recent_events",
+    "defenses",
+    "current_round",
+    "schedule",
+    "project",
+)
+"""Every top-level field of agent-runner's peek document that fleetwatch reads (the hostile-input tests
+give each the wrong type)."""
+
+
+def retained_year(host: str, keep: HistorySettings, now: float = NOW) -> list[tuple[Any, ...]]:
+    """``samples`` rows of one host polled every 60 s for a year, as the default retention keeps them:
+    raw for ``keep.raw``, 5-minute rows for ``keep.five_minutes``, hourly rows for the rest."""
+    rows: list[tuple[Any, ...]] = []
+    for res, start, end in (
+        (0, now - keep.raw, now),
+        (300, now - keep.five_minutes, now - keep.raw),
+        (3600, now - keep.hourly, now - keep.five_minutes),
+    ):
+        step = res or 60
+        n = step // 60
+        for i, t in enumerate(range(int(start), int(end), step)):
+            values = (200 + i % 700, 4000 + i % 5000, 20000 + i % 70000, i % 400, 500 + i % 3000)
+            rows.append((host, res, t, n, None, n, *values, i % 1000 - 500, i // 30, i % 4000, n, 0))
+    return rows

@@ -16,7 +16,7 @@ from fleetwatch.history.report import load_report
 from fleetwatch.history.store import host_histories, record_samples, record_usage, roll_up
 from fleetwatch.probe.parse import parse_peek
 from fleetwatch.store import Store
-from tests.unit.builders import facts, peek, snapshot
+from tests.unit.builders import facts, peek, retained_year, snapshot
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "agent_runner"
 NOW = 1_800_000_000.0
@@ -158,36 +158,7 @@ def test_a_year_of_history_per_host_stays_under_its_stated_size(tmp_path: Path) 
     conn = st.connection
     with st.transaction():
         for h in range(4):
-            host = f"pi-{h:03d}"
-            rows = []
-            for res, start, end in (
-                (0, NOW - keep.raw, NOW),
-                (300, NOW - keep.five_minutes, NOW - keep.raw),
-                (3600, NOW - keep.hourly, NOW - keep.five_minutes),
-            ):
-                step = res or 60
-                n = step // 60
-                for i, t in enumerate(range(int(start), int(end), step)):
-                    rows.append(
-                        (
-                            host,
-                            res,
-                            t,
-                            n,
-                            None,
-                            n,
-                            200 + i % 700,
-                            4000 + i % 5000,
-                            20000 + i % 70000,
-                            i % 400,
-                            500 + i % 3000,
-                            i % 1000 - 500,
-                            i // 30,
-                            i % 4000,
-                            n,
-                            0,
-                        )
-                    )
+            rows = retained_year(f"pi-{h:03d}", keep, NOW)
             conn.executemany(f"INSERT INTO samples VALUES ({','.join('?' * 16)})", rows)
     conn.execute("VACUUM")
     st.close()

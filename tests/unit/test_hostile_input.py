@@ -17,6 +17,7 @@ from fleetwatch.probe.command import SENTINEL
 from fleetwatch.probe.parse import parse_gather
 from fleetwatch.settings import Thresholds
 from fleetwatch.snapshot import Snapshot
+from tests.unit.builders import PEEK_FIELDS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "agent_runner"
 NOW = 1_800_000_000.0
@@ -77,25 +78,18 @@ def test_nesting_100000_deep_in_any_document_is_a_named_problem_not_a_crash() ->
             parsed(line)
 
 
-TOP_LEVEL = [
-    "status",
-    "service",
-    "system",
-    "recent_events",
-    "defenses",
-    "current_round",
-    "schedule",
-    "project",
-]
-
-
-@pytest.mark.parametrize("field", TOP_LEVEL)
-@pytest.mark.parametrize("wrong", ["x", 5, [1, 2], True])
+@pytest.mark.parametrize(
+    ("field", "wrong"),
+    [
+        (field, wrong)
+        for wrong in ("x", 5, [1, 2], True)
+        for field in PEEK_FIELDS
+        if not (field == "project" and isinstance(wrong, str))  # text is right for project
+    ],
+)
 def test_a_wrong_type_in_any_top_level_peek_field_is_named_and_the_host_not_ok(
     field: str, wrong: Any
 ) -> None:
-    if field in ("project",) and isinstance(wrong, str):
-        pytest.skip("text is right for project")
     snap = parsed(gather({**PEEK, field: wrong}))
     assert snap.problems is not None and f"peek.{field}" in snap.problems, snap.problems
     assert not HostFacts.from_snapshot(snap).understood
