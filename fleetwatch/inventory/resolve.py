@@ -84,6 +84,7 @@ class ResolveError(InventoryError, HostError):
         Exception.__init__(self, text)
         self.path, self.line = path, line
         self.host, self.stage, self.reason, self.hint = alias, Stage.RESOLVE, reason, hint
+        self.via = None  # resolving never goes through a jump host
 
 
 def ssh_available() -> bool:

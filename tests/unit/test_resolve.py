@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fleetwatch.errors import HostError, InventoryError, Stage
+from fleetwatch.findings import PollFailure
 from fleetwatch.inventory.model import SshTarget
 from fleetwatch.inventory.resolve import (
     ResolveError,
@@ -20,6 +22,8 @@ from fleetwatch.inventory.resolve import (
     ssh_g_argv,
 )
 from fleetwatch.inventory.ssh_config import default_config, ssh_home
+from fleetwatch.pipeline import Polled, poll_fleet
+from fleetwatch.transport.ssh import Transport
 
 needs_ssh = pytest.mark.skipif(not ssh_available(), reason="needs the OpenSSH client (ssh -G)")
 PASSWD_HOME = pwd.getpwuid(os.getuid()).pw_dir
@@ -133,6 +137,19 @@ def test_hanging_match_exec_times_out_and_leaves_no_process(isolated_home: Path)
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid), "the Match exec command outlived the timeout"
+    # A pass takes it as slow's failed poll at stage resolve (nothing is connected to: no hosts given).
+    polled = asyncio.run(_poll_unresolved({"slow": slow}))
+    failure = polled.results["slow"]
+    assert isinstance(failure, PollFailure) and failure.stage is Stage.RESOLVE and failure.via is None
+    assert failure.message == "ssh -G gave no answer within 1 s"
+
+
+async def _poll_unresolved(unresolved: dict[str, ResolveError]) -> Polled:
+    transport = Transport()
+    try:
+        return await poll_fleet(transport, [], unresolved=unresolved)
+    finally:
+        await transport.close()
 
 
 @needs_ssh
