@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,12 +186,19 @@ def _resolves(name: str, timeout: float = 3.0) -> bool:
         return True
     except ValueError:
         pass
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        lookup = pool.submit(socket.getaddrinfo, name, None)
+    answers: list[bool] = []
+
+    def lookup() -> None:
         try:
-            return bool(lookup.result(timeout=timeout))
-        except (OSError, TimeoutError):
-            return False
+            answers.append(bool(socket.getaddrinfo(name, None)))
+        except OSError:
+            answers.append(False)
+
+    # A daemon thread: a resolver that hangs is left behind, never waited for (a pool's shutdown would).
+    worker = threading.Thread(target=lookup, name=f"resolve {name}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(answers and answers[0])
 
 
 def load_fleet(
