@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from fleetwatch.snapshot import Snapshot, parse_ts
+from fleetwatch.snapshot import Peek, Snapshot
 
 
 def _number(value: Any) -> float | None:
@@ -27,11 +27,10 @@ def _int(value: Any) -> int | None:
     return int(number) if number is not None else None
 
 
-def _throttled(state: Any, now: float) -> bool:
-    if not isinstance(state, dict):
-        return False
-    until = parse_ts(state.get("throttled_until_epoch", state.get("reset_at_epoch")))
-    return until is not None and until > now
+def _throttled(peek: Peek, now: float) -> bool:
+    """Throttled at ``now`` as ``rate_limit_active`` judges it (one reading of peek for both)."""
+    throttle = peek.throttle()
+    return throttle is not None and throttle.active(now)
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class HostFacts:
             phase=str(phase) if isinstance(phase, str | int) else None,
             running=running if isinstance(running, bool) else None,
             serve_active=active if isinstance(active, bool) else None,
-            rate_limited=_throttled(peek.service.get("rate_limit"), snap.remote_time) if peek else None,
+            rate_limited=_throttled(peek, snap.remote_time) if peek is not None else None,
             newest_event=events[-1].kind if events else None,
             newest_event_at=events[-1].ts if events else None,
             disk_used_pct=disk[0] if disk else None,

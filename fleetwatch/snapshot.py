@@ -47,6 +47,41 @@ class Peek:
     round_budget_s: float | None
     raw: Mapping[str, Any] = field(repr=False)
 
+    def throttle(self) -> Throttle | None:
+        """What peek says of the agent's provider throttling: ``service.rate_limit`` (peek 1.9+), else the
+        newest ``transient_error_detected`` not followed by a recovery; None when it says nothing."""
+        state = self.service.get("rate_limit")
+        if isinstance(state, dict):
+            return Throttle(
+                parse_ts(state.get("throttled_until_epoch", state.get("reset_at_epoch"))),
+                str(state.get("limit_type", state.get("classification", "rate_limit"))),
+                str(state.get("agent", "agent")),
+            )
+        for e in reversed(self.events):
+            if e.kind == "transient_error_recovered":
+                return None
+            if e.kind == "transient_error_detected":
+                return Throttle(
+                    parse_ts(e.data.get("reset_at_epoch")),
+                    str(e.data.get("classification", "rate_limit")),
+                    str(e.data.get("agent", "agent")),
+                )
+        return None
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """The agent throttled by its provider, as peek reports it."""
+
+    until: float | None
+    """When the throttling ends (epoch s, the host's clock); None when it did not say."""
+    classification: str
+    agent: str
+
+    def active(self, now: float) -> bool:
+        """Still throttled at ``now`` (the host's clock)."""
+        return self.until is not None and self.until > now
+
 
 @dataclass(frozen=True)
 class RoundLog:

@@ -182,31 +182,16 @@ def hung(ctx: Context) -> Finding | None:
 def rate_limit_active(ctx: Context) -> Finding | None:
     """The agent is throttled by its provider: a transient error with its reset still in the future."""
     peek = ctx.obs.snapshot.peek if ctx.obs.snapshot else None
-    state = peek.service.get("rate_limit") if peek else None
-    reset: float | None = None
-    classification, agent = "rate_limit", "agent"
-    if isinstance(state, dict):  # peek 1.9+: service.rate_limit
-        reset = parse_ts(state.get("throttled_until_epoch", state.get("reset_at_epoch")))
-        classification = str(state.get("limit_type", state.get("classification", classification)))
-        agent = str(state.get("agent", agent))
-    else:
-        for e in reversed(ctx.events):
-            if e.kind == "transient_error_recovered":
-                return None
-            if e.kind == "transient_error_detected":
-                reset = parse_ts(e.data.get("reset_at_epoch"))
-                classification = str(e.data.get("classification", classification))
-                agent = str(e.data.get("agent", agent))
-                break
-    if reset is None or not math.isfinite(reset) or reset <= ctx.remote_now:
+    throttle = peek.throttle() if peek else None
+    if throttle is None or throttle.until is None or not throttle.active(ctx.remote_now):
         return None
     return ctx.finding(
         "rate_limit_active",
         Severity.WARNING,
-        f"{agent} throttled until {iso(reset)} ({classification})",
+        f"{throttle.agent} throttled until {iso(throttle.until)} ({throttle.classification})",
         "nothing to do unless it persists; the supervisor backs off by itself",
-        throttled_until=iso(reset),
-        classification=classification,
+        throttled_until=iso(throttle.until),
+        classification=throttle.classification,
     )
 
 

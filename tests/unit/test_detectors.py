@@ -6,6 +6,7 @@ from fleetwatch.detect import BUILTIN, detect
 from fleetwatch.detect.base import Detector, Needs
 from fleetwatch.errors import Stage
 from fleetwatch.findings import Finding, PollFailure, Severity
+from fleetwatch.polls import HostFacts
 from fleetwatch.settings import Thresholds
 from tests.unit.builders import NOW, event, facts, observed, peek, round_events, snapshot
 
@@ -166,6 +167,9 @@ def test_rate_limit_active_until_reset_then_quiet() -> None:
     )
     recovered = [*events, event("transient_error_recovered", NOW - 10)]
     assert "rate_limit_active" not in fired(observed(snapshot(peek(recovered))))
+    # The host's facts (views, history, rules) read the throttle as the detector does.
+    assert HostFacts.from_snapshot(snapshot(peek(events))).rate_limited is True
+    assert HostFacts.from_snapshot(snapshot(peek(recovered))).rate_limited is False
 
 
 def test_failed_poll_is_a_blip_until_the_tolerance_then_a_critical_giveup() -> None:
