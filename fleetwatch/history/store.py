@@ -42,9 +42,15 @@ def record_usage(
     conn: sqlite3.Connection, usages: Iterable[Usage], now: float, settings: HistorySettings
 ) -> int:
     """Store usage records not seen before (peeks repeat them) and add them to the hourly and daily
-    totals; returns how many were new."""
+    totals; returns how many were new.  Records older than what the last rollup dropped are not taken:
+    the memory of having counted them is gone (a stopped runner's peek repeats its last events for
+    ever), and counting them again would grow the totals every hour."""
     new = 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'usage_dropped_before'").fetchone()
+    dropped = float(row[0]) if row is not None else None
     for u in usages:
+        if dropped is not None and u.ts < dropped:
+            continue
         cur = conn.execute(
             "INSERT OR IGNORE INTO usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -121,6 +127,9 @@ def roll_up(conn: sqlite3.Connection, now: float, settings: HistorySettings) -> 
         coarsest, keep = tiers[-1]
         conn.execute("DELETE FROM samples WHERE res = ? AND at < ?", (coarsest, int(now - keep)))
         conn.execute("DELETE FROM usage WHERE ts < ?", (now - settings.usage,))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('usage_dropped_before', ?)", (str(now - settings.usage),)
+        )
         conn.execute("DELETE FROM usage_hourly WHERE hour < ?", (now - settings.hourly,))
         conn.execute("DELETE FROM usage_daily WHERE day < ?", (settings.day(now - settings.hourly),))
         conn.execute("DELETE FROM transitions WHERE at < ?", (now - settings.hourly,))

@@ -91,6 +91,18 @@ def test_usage_is_counted_once_per_round_across_overlapping_real_peeks(store: St
     ] == [1, 2, 3]
 
 
+def test_a_stopped_runners_last_round_is_counted_once_after_its_record_is_rolled_away(store: Store) -> None:
+    last = NOW - 9 * 86400  # the runner stopped 9 days ago; its peek still lists this round
+    event = {"ts": last, "event": "agent_usage_recorded", "round_num": 4, "cost_usd": 2.0, "success": True}
+    usages = usage_of("pi1", snapshot(_peek([event]), host="pi1"))  # type: ignore[arg-type]
+    assert record_usage(store.connection, usages, last + 60, UTC) == 1
+    for hour in range(3):  # past the 8 days usage records are kept: the record is rolled away
+        roll_up(store.connection, NOW + 3600 * hour, UTC)
+        assert record_usage(store.connection, usages, NOW + 3600 * hour, UTC) == 0
+    cost, rounds = store.connection.execute("SELECT SUM(cost_usd), SUM(rounds) FROM usage_hourly").fetchone()
+    assert (cost, rounds) == (pytest.approx(2.0), 1)
+
+
 def _usage(store: Store, host: str, rounds: list[tuple[float, float, bool]]) -> None:
     """Record (time, cost, success) rounds as usage events."""
     events = [
