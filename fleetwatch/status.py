@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fleetwatch.basics import human_duration
 from fleetwatch.episodes import Episode, EpisodeKey
@@ -238,18 +238,14 @@ def build(
     waiting = set(pending)
     rows = tuple(
         _host(e, stored.polls.get(e.alias), tuple(alerts_of.get(e.alias, ())), stored, now, stale_after)
-        if e.alias not in waiting
-        else HostStatus(
-            e.alias,
-            e.groups,
-            e.enabled,
-            HostState.UNKNOWN,
-            "not polled: the pass deadline came first",
-            tuple(alerts_of.get(e.alias, ())),
-            stored.polls.get(e.alias),
-            stored.failing_since.get(e.alias),
-        )
         for e in entries
+    )
+    # A host the pass could not reach in time: what the store holds of it is from an earlier pass.
+    rows = tuple(
+        replace(r, state=HostState.UNKNOWN, why="not polled: the pass deadline came first", stale=True)
+        if r.alias in waiting
+        else r
+        for r in rows
     )
     return FleetStatus(
         now=now,

@@ -98,11 +98,11 @@ def _fleet_families(status: FleetStatus) -> list[Metric]:
     return [last, interval, code, blind, silences, queued, oldest]
 
 
-def host_up(row: HostStatus, status: FleetStatus) -> bool:
+def host_up(row: HostStatus) -> bool:
     """The latest pass reached the host and its probe answered (what it said may not be understood)."""
     if row.state in (HostState.OK, HostState.WARN, HostState.CRIT):
         return True
-    return row.state is HostState.UNKNOWN and not row.stale and row.alias not in status.pending
+    return row.state is HostState.UNKNOWN and not row.stale  # a host the pass did not reach is stale
 
 
 _FACTS: tuple[tuple[str, str, Callable[[HostFacts], float | None]], ...] = (
@@ -202,7 +202,7 @@ def _host_families(status: FleetStatus) -> list[Metric]:
     facts = {name: _gauge(name, help, ["host"]) for name, help, _ in _FACTS}
     for row in status.hosts:
         host = row.alias
-        reached = host_up(row, status)
+        reached = host_up(row)
         up.add_metric([host], 1 if reached else 0)
         for value, label in STATE_LABELS.items():
             state.add_metric([host, label], 1 if row.state is value else 0)
@@ -215,7 +215,7 @@ def _host_families(status: FleetStatus) -> list[Metric]:
             success.add_metric([host], poll.ok_at)
         if row.failing_since is not None:
             failing.add_metric([host], row.failing_since)
-        if poll.latency_s is not None and not row.stale and host not in status.pending:
+        if poll.latency_s is not None and not row.stale:
             duration.add_metric([host], poll.latency_s)
         if reached and not poll.failed_last and poll.facts is not None:
             _add_facts(facts, runner, host, poll.facts)

@@ -154,6 +154,11 @@ def test_hosts_pending_at_the_deadline_are_unknown_and_the_status_is_blind() -> 
     status = build(rows, stored, NOW, interval_s=60, gap_factor=3, pending=["pi2"])
     assert status.hosts[1].state is HostState.UNKNOWN and "deadline" in status.hosts[1].why
     assert status.code is ExitCode.UNKNOWN
+    # A pending host answered an earlier pass: its values are that pass's, never shown as current.
+    again = build(rows, stored, NOW, interval_s=60, gap_factor=3, pending=["pi1"])
+    late = again.hosts[0]
+    assert late.state is HostState.UNKNOWN and "deadline" in late.why
+    assert late.stale and not late.current and late.poll is not None
 
 
 def test_a_host_in_giveup_inhibits_its_other_alerts_and_a_down_jump_host_those_behind_it() -> None:
