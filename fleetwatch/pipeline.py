@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
 from fleetwatch.detect import BUILTIN, Detector, RuleProblem, detect
+from fleetwatch.detect import names as detector_names
 from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance, open_only
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
@@ -33,6 +34,7 @@ from fleetwatch.snapshot import Snapshot
 from fleetwatch.store import Store
 from fleetwatch.transport import Transport
 from fleetwatch.vantage import (
+    VANTAGE_DETECTORS,
     WATCHER,
     WATCHER_DETECTORS,
     Vantage,
@@ -122,9 +124,12 @@ def settle(
     settings: PassSettings | None = None,
     sink: TransitionSink | None = None,
     catalogue: Sequence[Detector] = BUILTIN,
+    complete: bool = True,
 ) -> Settled:
     """Failure clocks, detectors (``catalogue``: the built-ins and the user's rules), episodes and the
-    outbox, all in one write transaction."""
+    outbox, all in one write transaction.  ``complete``: every rule file loaded, so an open alert of a
+    detector the catalogue no longer has (a rule removed or renamed) resolves on each host checked; when
+    a rule file was skipped such alerts stay as they are (the skipped file may hold their rule)."""
     settings = settings or PassSettings()
     by_alias = {h.alias: h for h in hosts}
     with store.transaction():
@@ -158,6 +163,8 @@ def settle(
         for jump, checked in jump_checked.items():
             evaluated[jump] = evaluated.get(jump, frozenset()) | checked
         before = store.episodes()
+        if complete:
+            _retire(before, evaluated, detector_names(catalogue) | VANTAGE_DETECTORS)
         after, transitions = advance(before, findings, evaluated, now, settings.policy)
         store.save_episodes(before, after)
         store.add_transitions(transitions)
@@ -167,6 +174,16 @@ def settle(
             sink.record(transitions, by_alias, now, inhibitions(open_only(after), via))
         store.set_meta("recent_passes", json.dumps([*previous, now][-RECENT_PASSES:]))
     return Settled(observations, findings, transitions, after, vantage, tuple(problems))
+
+
+def _retire(
+    episodes: Mapping[EpisodeKey, Episode], evaluated: dict[str, frozenset[str]], known: frozenset[str]
+) -> None:
+    """Count the alerts of detectors no longer known as checked on hosts checked this pass (so they
+    resolve instead of staying open, unackable, for ever)."""
+    for host, detector in episodes:
+        if host != WATCHER and host in evaluated and detector not in known:
+            evaluated[host] = evaluated[host] | {detector}
 
 
 FIELDS_EVERY_S = 300.0
@@ -282,10 +299,11 @@ def settle_polled(
     settings: PassSettings | None = None,
     sink: TransitionSink | None = None,
     catalogue: Sequence[Detector] = BUILTIN,
+    complete: bool = True,
 ) -> PassResult:
     """Store what a pass polled (``StateError`` when the database cannot take it: the caller keeps
-    ``polled`` and tries again)."""
-    s = settle(store, hosts, polled.results, polled.at, settings, sink, catalogue)
+    ``polled`` and tries again); ``complete`` as for ``settle``."""
+    s = settle(store, hosts, polled.results, polled.at, settings, sink, catalogue, complete)
     return PassResult(
         s.observations,
         tuple(s.findings),

@@ -158,6 +158,7 @@ class Watcher:
                     self.settings,
                     sink=self.outbox,
                     catalogue=self.config.catalogue.detectors,
+                    complete=not self.config.catalogue.problems,
                 )
                 self._tell(result)
                 self._unsettled.pop(0)

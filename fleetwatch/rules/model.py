@@ -177,7 +177,7 @@ class Rule:
     def check(self, ctx: Context) -> object:
         """The detector function: a finding, None, or ``NOT_EVALUATED``."""
         if not self.applies(ctx.host, ctx.groups):
-            return NOT_EVALUATED
+            return None  # checked: nothing to say here (an alert from before its scope changed resolves)
         verdict = self.evaluate(ctx.derived("rule_fields", lambda: data_of(ctx.obs, ctx.groups)))
         if verdict.outcome is Outcome.FIRES:
             facts = {"rule": self.source, **verdict.values}

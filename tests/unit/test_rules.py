@@ -24,12 +24,14 @@ from fleetwatch.episodes import Change, advance
 from fleetwatch.errors import ConfigError
 from fleetwatch.findings import Observation, Severity
 from fleetwatch.history.model import HostHistory, Spend, Trend
+from fleetwatch.pipeline import settle
 from fleetwatch.probe.parse import parse_gather
 from fleetwatch.rules.catalogue import load_catalogue
 from fleetwatch.rules.fields import FIELDS, data_of
 from fleetwatch.rules.model import Outcome
 from fleetwatch.settings import Thresholds
 from fleetwatch.snapshot import Peek
+from fleetwatch.store import Store
 from tests.unit.builders import facts, observed, snapshot
 from tests.unit.test_detectors_real_captures import load
 
@@ -232,7 +234,33 @@ def test_hosts_and_groups_scope_a_rule_even_where_its_condition_holds(tmp_path: 
         obs = captured("peek_healthy_running.json", host=host)
         found = detect(obs, Thresholds(), obs.at, cat.detectors, groups)
         assert {f.detector for f in by_rules(found)} == expected
-        assert expected <= found.evaluated and not ({"lab_disk", "pi_disk"} - expected) & found.evaluated
+        # Checked everywhere, quiet outside its scope: an alert from before the scope changed resolves.
+        assert {"lab_disk", "pi_disk"} <= found.evaluated
+
+
+def test_an_alert_of_a_rule_narrowed_or_removed_resolves_unless_a_rule_file_was_skipped(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "state")
+    results = {"pi1": captured("peek_healthy_running.json", host="pi1").snapshot}
+    assert results["pi1"] is not None
+    at = results["pi1"].received_at
+
+    def opened(rules: str, when: float, complete: bool = True) -> set[str]:
+        cat = load_catalogue([write(tmp_path, rules)])
+        settle(store, [], results, when, catalogue=cat.detectors, complete=complete)  # type: ignore[arg-type]
+        return {d for (h, d), ep in store.episodes().items() if h == "pi1" and ep.opened}
+
+    assert {"lab_disk", "old_disk"} <= opened(
+        "- name: lab_disk\n  when: facts.disk_used_pct > 10\n"
+        "- name: old_disk\n  when: facts.disk_used_pct > 10\n",
+        at,
+    )
+    # lab_disk now only for nas*, old_disk gone; a rule file was skipped: old_disk may be in it.
+    narrowed = "- name: lab_disk\n  when: facts.disk_used_pct > 10\n  hosts: [nas*]\n"
+    left = opened(narrowed, at + 60, complete=False)
+    assert "lab_disk" not in left and "old_disk" in left
+    assert "old_disk" not in opened(narrowed, at + 120), "every file loaded: its rule is gone"
 
 
 def test_verdicts_say_what_was_read_and_what_was_missing(tmp_path: Path) -> None:
