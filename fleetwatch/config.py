@@ -20,7 +20,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,14 @@ from fleetwatch.settings import PassSettings
 class UnknownName(ValueError):
     """A detector name the catalogue does not have (the parser points at the line that names it)."""
 
-    def __init__(self, name: str, known: frozenset[str]) -> None:
+    def __init__(self, name: str, known: frozenset[str], skipped: Sequence[str] = ()) -> None:
+        why = next((p for p in skipped if f" rule {name}: " in p), None)
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f"did you mean {close[0]}?" if close else "see docs/detectors.md and your rules"
-        super().__init__(f"unknown detector {name!r} ({hint})")
+        if why is not None:  # its rule did not load: say why, not "unknown"
+            super().__init__(f"detector {name!r} is a rule that was skipped: {why}")
+        else:
+            super().__init__(f"unknown detector {name!r} ({hint})")
         self.name = name
 
 
@@ -103,7 +107,7 @@ class Config:
         known = self.catalogue.names
         for name in (*self.auto_stop.on, *self.passes.policy.damping):
             if name not in known:
-                raise UnknownName(name, known)
+                raise UnknownName(name, known, self.catalogue.problems)
 
     def with_rules(self) -> Config:
         """This config with its rules' own settings applied: each rule's ``for`` / ``clear`` unless

@@ -36,7 +36,7 @@ def _catalogue(args: argparse.Namespace) -> Catalogue:
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such rule file or directory")
-    return load_catalogue(paths) if paths else effective_config(args).catalogue
+    return load_catalogue(paths) if paths else effective_config(args, tell=False).catalogue
 
 
 def describe(rule: Rule) -> str:

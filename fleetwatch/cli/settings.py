@@ -32,11 +32,12 @@ _OVERLAY: dict[str, tuple[str, ...]] = {
 }
 
 
-def effective_config(args: argparse.Namespace, base: Config | None = None) -> Config:
+def effective_config(args: argparse.Namespace, base: Config | None = None, *, tell: bool = True) -> Config:
     """The config file overlaid with the environment and the command line; a bad value is a
     ``ConfigError`` naming the flag or variable it came from.
 
     ``base`` replaces the file *and* the environment (the demo must never notify the user's real targets).
+    ``tell``: say each rule that was skipped on stderr (``rules`` commands list them themselves).
     """
     rules = tuple(getattr(args, "rules", None) or ())
     for path in rules:
@@ -50,7 +51,8 @@ def effective_config(args: argparse.Namespace, base: Config | None = None) -> Co
         config = dataclasses.replace(base, catalogue=load_catalogue(rule_paths(None, (), rules))).with_rules()
     else:
         config = base
-    tell_rule_problems(config.catalogue.problems)
+    if tell:
+        tell_rule_problems(config.catalogue.problems)
     layers: list[tuple[str, str, str]] = []  # (setting, value, where it came from)
     for name in (*_OVERLAY, "inventory", "ansible_inventory", "notify"):
         env = os.environ.get(f"FLEETWATCH_{name.upper()}") if base is None else None

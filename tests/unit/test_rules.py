@@ -408,6 +408,17 @@ def test_a_skipped_rule_file_is_said_once_and_the_command_goes_on(tmp_path: Path
     )
     assert result.stderr.count("rule skipped: ") == 1 and "bad.yaml:1" in result.stderr, result
     assert "pi1" in result.stdout and result.returncode == 3  # NEVER POLLED: unknown, but listed
+    # rules check lists it itself: once, on stdout.
+    listed = fleetwatch("rules", "check", "--rules", "bad.yaml", cwd=tmp_path)
+    assert listed.stdout.count("bad.yaml:1") == 1 and listed.stderr == "" and listed.returncode == 3, listed
+
+
+def test_a_skipped_rule_named_in_the_config_says_why_it_was_skipped(tmp_path: Path) -> None:
+    write(tmp_path, "- name: load_high\n  when: facts.nope > 1\n", "bad.yaml")
+    with pytest.raises(
+        ConfigError, match=r"c.yaml:3: .*'load_high' is a rule that was skipped: .*bad.yaml:2: "
+    ):
+        parse_config("rules: [bad.yaml]\nauto_stop:\n  on: [load_high]\n", str(tmp_path / "c.yaml"))
 
 
 # -- the stale threshold a project declares --------------------------------------------------------------
