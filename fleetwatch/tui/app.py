@@ -119,6 +119,9 @@ class FleetwatchApp(App[int]):
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             doing = "the watcher stopped" if event.worker.group == "backend" else event.worker.name
             self.report_error(event.worker.error, doing or "")
+            if event.worker.group == "backend":  # nothing polls any more: never go on looking fine
+                self.state.failure = of_error(event.worker.error, doing)
+                self._refresh_views()
 
     def _handle_exception(self, error: Exception) -> None:
         """The last resort, for an exception that escaped every guard: Textual has already stopped the

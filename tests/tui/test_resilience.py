@@ -21,7 +21,7 @@ from fleetwatch.demo.hosts import healthy
 from fleetwatch.errors import InventoryError
 from fleetwatch.tui import columns
 from fleetwatch.tui.app import FleetwatchApp
-from fleetwatch.tui.backend import Options
+from fleetwatch.tui.backend import Backend, Options
 from fleetwatch.watcher import Watcher
 from tests.tui.harness import QUICK, cell, first_pass, live_app, pilot_run, rows, until
 
@@ -185,6 +185,27 @@ def test_a_watcher_that_cannot_open_says_why_and_the_app_stays_usable(tmp_path: 
 
     pilot_run(app, body)
     assert app.return_code == 0
+
+
+def test_a_watcher_that_dies_after_polling_says_so_instead_of_looking_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def one_pass_then_a_bug(self: Backend) -> None:
+        await self._one_pass()
+        raise RuntimeError("the pass loop broke")
+
+    monkeypatch.setattr(Backend, "_passes", one_pass_then_a_bug)
+
+    async def body(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, FleetwatchApp)
+        await until(pilot, lambda: app.state.failure is not None, what="the failure")
+        await pilot.pause()
+        summary = str(app.screen.query_one("#summary").render())
+        assert "the pass loop broke" in summary and "Nothing can be watched" in summary, summary
+        assert "watcher online" not in summary
+
+    pilot_run(live_app(tmp_path), body)
 
 
 def test_an_error_past_every_guard_ends_the_app_with_one_line_and_no_traceback(

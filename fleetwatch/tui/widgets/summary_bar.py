@@ -38,7 +38,7 @@ class Summary:
     wide: bool = True
     """Room for the last pass's details."""
     failure: Notice | None = None
-    """Why the watcher could not be opened."""
+    """Why the watcher could not be opened, or why it stopped."""
 
 
 def summary_text(s: Summary) -> Text:
