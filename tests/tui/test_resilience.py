@@ -16,9 +16,12 @@ import pytest
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 
+from fleetwatch.basics import Duration
+from fleetwatch.config import Config
 from fleetwatch.demo import SimHost
 from fleetwatch.demo.hosts import healthy
 from fleetwatch.errors import InventoryError
+from fleetwatch.settings import PassSettings
 from fleetwatch.tui import columns
 from fleetwatch.tui.app import FleetwatchApp
 from fleetwatch.tui.backend import Backend, Options
@@ -49,6 +52,22 @@ def test_a_hung_host_is_polling_while_the_others_answer_and_the_screen_stays_liv
         assert h is not None and h.poll is not None and h.poll.stage == "command"
 
     pilot_run(live_app(tmp_path, (*QUICK, HUNG), timeout=2.0), body)
+
+
+def test_a_host_still_out_at_the_pass_deadline_is_not_shown_polling_after_the_pass(tmp_path: Path) -> None:
+    base = Config(passes=PassSettings(deadline=Duration(1.5)))
+
+    async def body(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, FleetwatchApp)
+        await until(pilot, lambda: app.state.last_pass is not None, what="the pass, ended by its deadline")
+        await until(pilot, lambda: not app.state.polling, what="the pass's end")
+        await pilot.pause(1.2)  # a tick: the POLL cell is drawn again
+        assert not cell(app, "demo-hung", "poll").startswith("polling")
+        row = app.state.host("demo-hung")
+        assert row is not None and row.why.startswith("not polled: the pass deadline came first")
+
+    pilot_run(live_app(tmp_path, (*QUICK, HUNG), timeout=10.0, config=base), body)
 
 
 @pytest.fixture
