@@ -168,6 +168,9 @@ class Watcher:
                 Trouble(f"{exc}; the results of {kept} pass(es) are kept and stored with the next pass")
             )
             return None
+        except Exception:  # not the database: a bug in settling this pass; retried it would fail each pass
+            self._unsettled.pop(0)
+            raise
         self.passes += 1
         if result.vantage.gap_s is not None:
             self.emit(GapDetected(result.vantage.gap_s))
@@ -264,14 +267,22 @@ class Watcher:
         if not every or not self.outbox.targets:
             return
         now = time.time()
-        with self.store.transaction():  # the claim: a watcher and a cron check never both send it
-            last = self.store.get_meta("report_sent_at")
-            if last is not None and now - float(last) < every:
-                return
-            self.store.set_meta("report_sent_at", str(now))
+        last = self.store.get_meta("report_sent_at")
+        if last is not None and now - float(last) < every:
+            return  # not due: no write transaction taken for it
         period = float(self.config.report.period)
-        report = load_report(self.store.connection, self.fleet.names, now - period, now)
-        self.outbox.enqueue_one(_report_note(report_lines(report), now), now=now)
+        try:
+            # The claim and the queued report in one transaction: a watcher and a cron check never both
+            # send it, and a crash between the two never marks as sent a report that was never queued.
+            with self.store.transaction():
+                last = self.store.get_meta("report_sent_at")
+                if last is not None and now - float(last) < every:
+                    return
+                self.store.set_meta("report_sent_at", str(now))
+                report = load_report(self.store.connection, self.fleet.names, now - period, now)
+                self.outbox.enqueue_one(_report_note(report_lines(report), now), now=now)
+        except StateError as exc:  # busy or full: due again next pass, never the end of the watcher
+            self.emit(Trouble(f"the scheduled report was not queued this pass: {exc}"))
 
     async def send(self) -> None:
         """Deliver every due notification, oldest first; failures are reported and retried later.
