@@ -39,7 +39,7 @@ from typing import Any
 from fleetwatch.errors import InventoryError
 from fleetwatch.inventory.model import Destination
 from fleetwatch.inventory.ssh_config import valid_alias
-from fleetwatch.inventory.yaml_file import threshold_bounds
+from fleetwatch.inventory.yaml_file import checked_threshold
 from fleetwatch.settings import HostSettings, Thresholds
 
 TIMEOUT_S = 120.0
@@ -310,13 +310,7 @@ class _Vars:
                 value = int(value) if whole else float(value)
             except ValueError:
                 raise self.error(var, "a whole number" if whole else "a number") from None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or (whole and isinstance(value, float))
-        ):
-            raise self.error(var, "a whole number" if whole else "a number")
-        in_range, wanted = threshold_bounds(name)
-        if value != value or not in_range(value):  # NaN fails every comparison
-            raise self.error(var, wanted)
-        return value if whole else float(value)
+        try:
+            return checked_threshold(name, value)
+        except (TypeError, ValueError) as exc:
+            raise self.error(var, str(exc)) from None

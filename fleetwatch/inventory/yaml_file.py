@@ -200,20 +200,14 @@ class _Doc:
         return layer
 
     def threshold(self, name: str, node: yaml.Node, where: str) -> float | int:
-        value = self.scalar(node)
-        whole = _THRESHOLD_TYPES[name] is int
-        number = "a whole number" if whole else "a number"
-        # bool is an int in Python; `true` is never a valid threshold.
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or (whole and isinstance(value, float))
-        ):
-            raise self.error(node, f"threshold {name!r} {where} must be {number}, got {self.kind(node)}")
-        in_range, wanted = threshold_bounds(name)
-        if not math.isfinite(value) or not in_range(value):
-            raise self.error(node, f"threshold {name!r} {where} must be {wanted}, got {node.value}")
-        return value if whole else float(value)
+        try:
+            return checked_threshold(name, self.scalar(node))
+        except TypeError as exc:
+            raise self.error(
+                node, f"threshold {name!r} {where} must be {exc}, got {self.kind(node)}"
+            ) from None
+        except ValueError as exc:
+            raise self.error(node, f"threshold {name!r} {where} must be {exc}, got {node.value}") from None
 
     # --- nodes ----------------------------------------------------------------------------------------
 
@@ -314,6 +308,19 @@ def _position(node: yaml.Node) -> tuple[int, int]:
 
 def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def checked_threshold(name: str, value: object) -> float | int:
+    """``value`` as threshold ``name`` (float, or int for whole-number ones): TypeError when it is not a
+    number of that kind, ValueError when it is not finite and in range (each says what was wanted)."""
+    whole = _THRESHOLD_TYPES[name] is int
+    # bool is an int in Python; `true` is never a valid threshold.
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and isinstance(value, float)):
+        raise TypeError("a whole number" if whole else "a number")
+    in_range, wanted = threshold_bounds(name)
+    if not math.isfinite(value) or not in_range(value):
+        raise ValueError(wanted)
+    return value if whole else float(value)
 
 
 def threshold_bounds(name: str) -> tuple[Callable[[float], bool], str]:

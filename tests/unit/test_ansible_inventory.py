@@ -119,6 +119,8 @@ def test_fleetwatch_variables_set_the_per_host_settings_and_accept_ini_strings()
         ({"fleetwatch_enabled": "maybe"}, "fleetwatch_enabled must be true or false"),
         ({"fleetwatch_disk_critical_pct": 150}, "must be a percentage from 0 to 100"),
         ({"fleetwatch_exit_window": 2.5}, "fleetwatch_exit_window must be a whole number"),
+        ({"fleetwatch_clock_skew_s": "inf"}, "fleetwatch_clock_skew_s must be a positive number of seconds"),
+        ({"fleetwatch_clock_skew_s": float("inf")}, "fleetwatch_clock_skew_s must be a positive number"),
         (
             {"fleetwatch_disk_warning_pct": 97},
             "fleetwatch_disk_warning_pct (97) is above fleetwatch_disk_critical_pct",
