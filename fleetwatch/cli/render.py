@@ -17,7 +17,6 @@ from fleetwatch.events import ActionFinished
 from fleetwatch.findings import Severity
 from fleetwatch.silences import Silence
 from fleetwatch.status import Alert, ExitCode, FleetStatus, HostState
-from fleetwatch.vantage import WATCHER_DETECTORS
 
 JSON_SCHEMA = 2
 """Version of every ``--json`` document and line (see docs/json.md); 1 was 0.1.0's, which had no field."""
@@ -140,7 +139,7 @@ def check_summary(status: FleetStatus, seconds: float) -> CheckSummary:
     text = (
         f"FLEETWATCH {code.name} - " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" of {total} hosts"
     )
-    if any(a.live and a.episode.detector in WATCHER_DETECTORS for a in status.watcher):
+    if status.watcher_offline:
         text += "; this watcher seems offline"
     if status.pending:
         names = ", ".join(status.pending[:5]) + (" …" if len(status.pending) > 5 else "")

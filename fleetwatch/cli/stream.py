@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from fleetwatch.basics import human_duration
 from fleetwatch.cli.render import host_counts
 from fleetwatch.status import FleetStatus
-from fleetwatch.vantage import WATCHER_DETECTORS
 
 _COLOURS = {"[CRIT]": "31", "[WARN]": "33", "[ OK ]": "32", "[INFO]": "36"}
 
@@ -64,6 +63,6 @@ def pass_line(stamp: Stamp, number: int, status: FleetStatus, seconds: float) ->
         text += f", {c['unknown']} unknown"
     if status.pending:
         text += f", {len(status.pending)} pending at the deadline"
-    if any(a.live and a.episode.detector in WATCHER_DETECTORS for a in status.watcher):
+    if status.watcher_offline:
         text += ", this watcher seems offline"
     return f"{stamp.clock(status.now)} {text} in {seconds:.1f} s"

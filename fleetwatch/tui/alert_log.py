@@ -4,6 +4,7 @@ stop actions, as keyed rows of cells (text, style).  Pure presentation of stored
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 from fleetwatch.actions.plan import MANUAL, AuditRecord, Outcome
@@ -98,7 +99,7 @@ def action_row(rec: AuditRecord, now: float) -> Row:
     what = "stop (by hand)" if rec.detector == MANUAL else f"auto-stop: {rec.detector}"
     if rec.dry_run:
         what += " [dry run]"
-    detail = rec.detail or f"{' '.join(rec.argv)} on {rec.where}"
+    detail = rec.detail or f"{shlex.join(rec.argv)} on {rec.where}"
     cells = (
         (when(rec.started_at, now), ""),
         (rec.host, ""),

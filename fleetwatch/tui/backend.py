@@ -183,7 +183,6 @@ class Backend:
             targets=len(w.outbox.targets),
             dry_run=self.options.dry_run,
             read_only=self.options.read_only,
-            auto_stop=bool(w.config.auto_stop.on),
         )
 
     async def _passes(self) -> None:
@@ -306,10 +305,6 @@ class Backend:
     def set_interval(self, seconds: float) -> None:
         """Poll every ``seconds`` from now on."""
         self._threadsafe(interval=seconds)
-
-    def close(self) -> None:
-        """Stop polling, close the watcher; ``run`` returns."""
-        self._threadsafe(closing=True)
 
     def call(self, job: Callable[[], Awaitable[T]]) -> concurrent.futures.Future[T]:
         """Run ``job`` on the backend's loop; the App awaits the future (``asyncio.wrap_future``)."""

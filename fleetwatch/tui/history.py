@@ -18,6 +18,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from fleetwatch.basics import human_duration
 from fleetwatch.store import Store
+from fleetwatch.tui.columns import money
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -32,7 +33,7 @@ METRICS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
     ("disk_used_pct", "disk %", "{:.0f}%".format),
     ("load_1m", "load", "{:.2f}".format),
     ("round_duration_s", "round duration", human_duration),
-    ("spend_usd", "spend per hour", lambda usd: f"${usd:.2f}" if abs(usd) >= 1 else f"${usd:.4f}"),
+    ("spend_usd", "spend per hour", money),
 )
 """The plotted metrics: key, label, how a value reads."""
 

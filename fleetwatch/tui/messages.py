@@ -37,7 +37,6 @@ class FleetInfo:
     """Configured notification targets."""
     dry_run: bool
     read_only: bool
-    auto_stop: bool
 
 
 @dataclass(frozen=True)
@@ -106,10 +105,6 @@ class StatusRead(Message):
         self.status = status
         self.after = after
         self.ended = ended or after is not None
-
-    def can_replace(self, message: Message) -> bool:
-        # A newer status makes a queued one pointless, unless that one closes a pass (its summary counts).
-        return isinstance(message, StatusRead) and not message.ended
 
 
 class AlertLogRead(Message):

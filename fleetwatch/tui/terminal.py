@@ -36,7 +36,6 @@ def ssh_argv(alias: str, ssh_config: Path) -> list[str]:
 class Ended:
     """How a command run in the terminal ended: its exit status, or why it could not run."""
 
-    argv: tuple[str, ...]
     status: int | None
     error: str | None = None
 
@@ -87,4 +86,4 @@ async def run_suspended(app: App[Any], argv: Sequence[str]) -> Ended:
             error = "this terminal cannot hand over to ssh (suspend is not supported here)"
     if cancelled:
         raise asyncio.CancelledError
-    return Ended(tuple(argv), status, error)
+    return Ended(status, error)
