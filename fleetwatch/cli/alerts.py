@@ -11,31 +11,29 @@ from fleetwatch import silences
 from fleetwatch.basics import iso, whoami
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
+from fleetwatch.config import Config
 from fleetwatch.errors import ConfigError
 from fleetwatch.status import ExitCode
 from fleetwatch.store import Store
 from fleetwatch.vantage import WATCHER
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return open_store(args)
-
-
-def _known_hosts(args: argparse.Namespace, store: Store) -> set[str]:
+def _known_hosts(args: argparse.Namespace, config: Config, store: Store) -> set[str]:
     """Hosts a silence may name: the fleet's (ssh_config, inventories), the watcher, and every host the
     state store has seen (jump hosts included)."""
-    fleet = selected_fleet(args, effective_config(args), listing=True, resolve=False)
+    fleet = selected_fleet(args, config, listing=True, resolve=False)
     return {*fleet.names, WATCHER, *store.polls(), *(host for host, _ in store.episodes())}
 
 
 def cmd_silence(args: argparse.Namespace) -> ExitCode:
     """Mute notifications for HOST[:DETECTOR] for a while (alerts stay visible in ``check``)."""
-    host, detector = silences.parse_target(args.target, effective_config(args).catalogue.names)
+    config = effective_config(args)
+    host, detector = silences.parse_target(args.target, config.catalogue.names)
     seconds = silences.parse_duration(args.duration)
     now = time.time()
-    store = _store(args)
+    store = open_store(args)
     try:
-        known = _known_hosts(args, store)
+        known = _known_hosts(args, config, store)
         if not any(fnmatchcase(name, host) for name in known):
             listing = ", ".join(sorted(known)[:8]) + (" …" if len(known) > 8 else "") or "none"
             raise ConfigError(
@@ -56,7 +54,7 @@ def cmd_ack(args: argparse.Namespace) -> ExitCode:
         diag(f"ack needs HOST:DETECTOR (an ack is for one open alert), got {args.target!r}")
         return ExitCode.UNKNOWN
     now = time.time()
-    store = _store(args)
+    store = open_store(args)
     try:
         s = silences.add_ack(store.connection, host, detector, args.reason, whoami(), now)
     finally:
@@ -67,7 +65,7 @@ def cmd_ack(args: argparse.Namespace) -> ExitCode:
 
 def cmd_unsilence(args: argparse.Namespace) -> ExitCode:
     """Remove a silence or ack by id."""
-    store = _store(args)
+    store = open_store(args)
     try:
         removed = silences.remove(store.connection, args.id)
     finally:

@@ -14,12 +14,7 @@ from fleetwatch.cli.status_view import silence_record, silences_lines, status_do
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.settings import CHECK_INTERVAL
 from fleetwatch.status import ExitCode
-from fleetwatch.store import Store
 from fleetwatch.watcher import entries, read_status
-
-
-def _store(args: argparse.Namespace) -> Store:
-    return open_store(args)
 
 
 def cmd_status(args: argparse.Namespace) -> ExitCode:
@@ -28,7 +23,7 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
     fleet = selected_fleet(args, config, listing=True, resolve=False)
     # Without --interval, judge staleness by the cron cadence: a status is read between `check` runs.
     settings = config.passes.with_defaults(CHECK_INTERVAL)
-    store = _store(args)
+    store = open_store(args)
     try:
         status = read_status(store, entries(fleet), config, settings, time.time())
     finally:
@@ -43,7 +38,7 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
 def cmd_silences(args: argparse.Namespace) -> ExitCode:
     """Silences and acks in force, with who, why and until when."""
     now = time.time()
-    store = _store(args)
+    store = open_store(args)
     try:
         items = silences.list_active(store.connection, now)
     finally:
@@ -57,7 +52,7 @@ def cmd_silences(args: argparse.Namespace) -> ExitCode:
 
 def cmd_discard_backlog(args: argparse.Namespace) -> ExitCode:
     """Drop the undelivered notifications of one target (as ``check`` and ``status`` show it)."""
-    store = _store(args)
+    store = open_store(args)
     try:
         dropped = Outbox(store.connection).discard(args.target)
     finally:
