@@ -191,9 +191,12 @@ class Watcher:
         pending = after.pending if after is not None else ()
         return read_status(self.store, entries(self.fleet), self.config, self.settings, time.time(), pending)
 
-    async def after_pass(self, result: PassResult, *, dry_run: bool, background: bool) -> list[ActionOutcome]:
+    async def after_pass(
+        self, result: PassResult, *, dry_run: bool, background: bool, blind: bool | None = None
+    ) -> list[ActionOutcome]:
         """Auto-stop (opt-in) and the re-verification of earlier stops still settling (a person's too),
-        send what is due (in the background in watch mode: delivery never blocks polling), heartbeat.
+        send what is due (in the background in watch mode: delivery never blocks polling), heartbeat
+        (``blind``: the pass's ``FleetStatus.blind`` when the caller has the status already).
         Returns the stop outcomes of this pass."""
         acting = self.config.auto_stop.on or self._stops_settling()
         outcomes = await self._auto_stop(result, dry_run) if acting else []
@@ -204,7 +207,8 @@ class Watcher:
         else:
             await self.send()
         if self.config.heartbeat_url:
-            blind = self.status(after=result).blind
+            if blind is None:
+                blind = self.status(after=result).blind
             await self._heartbeat(self.config.heartbeat_url, Signal.FAIL if blind else Signal.SUCCESS)
         return outcomes
 

@@ -99,7 +99,9 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
             out(lines if args.json else stamp.lines(lines, status.now))
             if not args.quiet and not args.once:
                 diag(pass_line(stamp, watcher.passes, status, result.seconds))
-            await watcher.after_pass(result, dry_run=args.dry_run, background=not args.once)
+            await watcher.after_pass(
+                result, dry_run=args.dry_run, background=not args.once, blind=status.blind
+            )
             if args.once:
                 await watcher.drain()
                 return status.code

@@ -218,9 +218,10 @@ class Backend:
             self._read(ended=True)
             return
         self._latest.update({o.host: o.snapshot for o in result.observations if o.snapshot is not None})
-        self._read(result, PassSummary(number, result.seconds, len(result.transitions)))
+        status = self._read(result, PassSummary(number, result.seconds, len(result.transitions)))
         try:
-            await w.after_pass(result, dry_run=self.options.dry_run, background=True)
+            blind = status.blind if status is not None else None
+            await w.after_pass(result, dry_run=self.options.dry_run, background=True, blind=blind)
         except Exception as exc:
             self._trouble(exc, "after the pass")
         self._read_log()
@@ -243,8 +244,9 @@ class Backend:
 
     def _read(
         self, after: PassResult | None = None, summary: PassSummary | None = None, *, ended: bool = False
-    ) -> None:
-        """Post the status (and the alert log) as the state store holds them now."""
+    ) -> FleetStatus | None:
+        """Post the status (and the alert log) as the state store holds them now; the status, or None
+        when it could not be read."""
         try:
             status = self._status(after)
             if self.options.publish is not None:
@@ -252,8 +254,9 @@ class Backend:
             self._post(StatusRead(status, summary, ended=ended))
         except Exception as exc:
             self._trouble(exc, "reading the state store")
-            return
+            return None
         self._read_log()
+        return status
 
     def _read_log(self) -> None:
         w = self._watcher
