@@ -139,8 +139,9 @@ class Watcher:
 
         None when the state database could not take the pass (disk full, locked too long): its results
         are kept and stored before the next pass's, so a flaky disk loses nothing."""
-        if self.config.heartbeat_url:
-            await self._heartbeat(self.config.heartbeat_url, Signal.START)
+        url = self.config.heartbeat_url
+        # The /start ping goes beside the polling: a slow health-check endpoint never delays the pass.
+        starting = asyncio.create_task(self._heartbeat(url, Signal.START)) if url else None
         polled = await poll_fleet(
             self.transport,
             self.fleet.hosts,
@@ -148,6 +149,8 @@ class Watcher:
             settings=self.settings,
             on_polled=on_polled,
         )
+        if starting is not None:
+            await starting  # before the pass's own ping, so the endpoint sees start, then success
         self._unsettled = [*self._unsettled, polled][-KEEP_UNSETTLED:]
         try:
             while self._unsettled:  # oldest first: episodes and clocks advance in the order polled
