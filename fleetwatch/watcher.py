@@ -188,11 +188,12 @@ class Watcher:
                 self._told.add((p.rule, p.host, p.kind))
                 self.emit(Trouble(p.message))
 
-    def status(self, after: PassResult | None = None) -> FleetStatus:
-        """This fleet's status as the state store holds it now; ``after`` the pass just run, its
-        pending hosts (deadline) are marked."""
+    def status(self, after: PassResult | None = None, now: float | None = None) -> FleetStatus:
+        """This fleet's status as the state store holds it at ``now`` (default: the clock); ``after``
+        the pass just run, its pending hosts (deadline) are marked."""
         pending = after.pending if after is not None else ()
-        return read_status(self.store, entries(self.fleet), self.config, self.settings, time.time(), pending)
+        at = time.time() if now is None else now
+        return read_status(self.store, entries(self.fleet), self.config, self.settings, at, pending)
 
     async def after_pass(
         self, result: PassResult, *, dry_run: bool, background: bool, blind: bool | None = None

@@ -51,7 +51,7 @@ from fleetwatch.tui.messages import (
     WatcherReported,
 )
 from fleetwatch.tui.report import Notice, of_error
-from fleetwatch.watcher import Watcher, entries, read_status
+from fleetwatch.watcher import Watcher
 
 T = TypeVar("T")
 
@@ -239,8 +239,7 @@ class Backend:
     def _status(self, after: PassResult | None = None) -> FleetStatus:
         w = self._watcher
         assert w is not None
-        pending = after.pending if after is not None else ()
-        return read_status(w.store, entries(w.fleet), w.config, w.settings, self.clock(), pending)
+        return w.status(after, now=self.clock())
 
     def _read(
         self, after: PassResult | None = None, summary: PassSummary | None = None, *, ended: bool = False
