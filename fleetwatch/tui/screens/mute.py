@@ -48,10 +48,26 @@ def _alert_option(a: Alert) -> Option:
 
 
 class _Dialog(ModalScreen[object]):
+    """A choice (``#choices``), maybe answers to type, Cancel and a confirm button."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    after_choice: ClassVar[str | None] = None
+    """The input that takes the focus once a choice is made (None: the choice confirms)."""
 
     def __init__(self) -> None:
         super().__init__(classes="dialog")
+
+    def on_mount(self) -> None:
+        choices = self.query_one("#choices", OptionList)
+        choices.highlighted = 0
+        choices.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self.after_choice is None:
+            self.confirm()
+        else:
+            self.query_one(self.after_choice, Input).focus()
 
     def action_cancel(self) -> None:
         """Close without doing anything."""
@@ -84,6 +100,8 @@ class _Dialog(ModalScreen[object]):
 class AckScreen(_Dialog):
     """Which open alert to acknowledge, and why."""
 
+    after_choice = "#reason"
+
     def __init__(self, host: str, alerts: Sequence[Alert]) -> None:
         super().__init__()
         self.host = host
@@ -97,15 +115,6 @@ class AckScreen(_Dialog):
             yield Input(placeholder="reason", id="reason")
             yield from self._buttons("Ack")
 
-    def on_mount(self) -> None:
-        choices = self.query_one("#choices", OptionList)
-        choices.highlighted = 0
-        choices.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.query_one("#reason", Input).focus()
-
     def confirm(self) -> None:
         choices = self.query_one("#choices", OptionList)
         if choices.highlighted is None:
@@ -118,6 +127,8 @@ class AckScreen(_Dialog):
 
 class SilenceScreen(_Dialog):
     """The whole host or one of its alerts, for how long, and why."""
+
+    after_choice = "#duration"
 
     def __init__(self, host: str, alerts: Sequence[Alert]) -> None:
         super().__init__()
@@ -135,15 +146,6 @@ class SilenceScreen(_Dialog):
             yield Label("why (shown in status and check output)")
             yield Input(placeholder="reason", id="reason")
             yield from self._buttons("Silence")
-
-    def on_mount(self) -> None:
-        choices = self.query_one("#choices", OptionList)
-        choices.highlighted = 0
-        choices.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.query_one("#duration", Input).focus()
 
     def confirm(self) -> None:
         choices = self.query_one("#choices", OptionList)
@@ -172,15 +174,6 @@ class UnsilenceScreen(_Dialog):
             yield Label(Text.assemble("Remove a silence or ack covering ", (self.host, "bold")))
             yield OptionList(*options, id="choices")
             yield from self._buttons("Remove")
-
-    def on_mount(self) -> None:
-        choices = self.query_one("#choices", OptionList)
-        choices.highlighted = 0
-        choices.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.confirm()
 
     def confirm(self) -> None:
         choices = self.query_one("#choices", OptionList)
