@@ -41,12 +41,21 @@ class SshTarget:
         """The ProxyJump hops' names, in order (``[user@]host[:port]`` -> ``host``)."""
         if not self.proxy_jump:
             return ()
-        names = []
-        for spec in self.proxy_jump.split(","):
-            host = spec.strip().rpartition("@")[2]
-            host = host[1:].partition("]")[0] if host.startswith("[") else host.partition(":")[0]
-            names.append(host)
-        return tuple(names)
+        return tuple(parse_jump(spec)[1] for spec in self.proxy_jump.split(","))
+
+
+def parse_jump(spec: str) -> tuple[str, str, int | None]:
+    """One ProxyJump hop, ``[user@]host[:port]`` (``[v6addr]:port`` too) -> (user or "", host, port or
+    None); a bare IPv6 address (more than one colon) has no port."""
+    user, _, hostport = spec.strip().rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif hostport.count(":") == 1:
+        host, _, port_text = hostport.partition(":")
+    else:
+        host, port_text = hostport, ""
+    return user, host, int(port_text) if port_text.isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import asyncssh
 
 from fleetwatch.basics import human_bytes
 from fleetwatch.errors import HostError, HostKeyChangedError, HostKeyRevokedError, Stage, TransportError
-from fleetwatch.inventory.model import SshTarget
+from fleetwatch.inventory.model import SshTarget, parse_jump
 from fleetwatch.settings import DEFAULT_MAX_OUTPUT_BYTES
 from fleetwatch.transport.host_keys import (
     HostKeyPolicy,
@@ -115,14 +115,7 @@ def _build(
 
 def _hop_target(spec: str, resolve: JumpResolver) -> SshTarget:
     """A ProxyJump hop ``[user@]host[:port]`` resolved through the ssh config, as ssh does."""
-    user, _, hostport = spec.rpartition("@")
-    host, port = hostport, None
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else None
-    elif hostport.count(":") == 1:
-        host, port_text = hostport.split(":")
-        port = int(port_text)
+    user, host, port = parse_jump(spec)
     base = resolve(host)
     changes: dict[str, Any] = {}
     if user:
@@ -283,7 +276,7 @@ class Transport:
             )
         conn: asyncssh.SSHClientConnection | None = None
         for spec in target.proxy_jump.split(","):
-            name = spec.strip().rpartition("@")[2]
+            name = parse_jump(spec)[1]
             try:
                 hop = _hop_target(spec.strip(), self._resolve_jump)
             except HostError as unresolved:

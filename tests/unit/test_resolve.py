@@ -12,7 +12,7 @@ import pytest
 
 from fleetwatch.errors import HostError, InventoryError, Stage
 from fleetwatch.findings import PollFailure
-from fleetwatch.inventory.model import SshTarget
+from fleetwatch.inventory.model import SshTarget, parse_jump
 from fleetwatch.inventory.resolve import (
     ResolveError,
     parse_ssh_g,
@@ -223,3 +223,19 @@ def test_ssh_G_output_is_normalised() -> None:
         2,
     )
     assert (target.proxy_jump, target.proxy_command) == ("a,b:22", None)
+
+
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [
+        ("bastion", ("", "bastion", None)),
+        ("admin@bastion:2222", ("admin", "bastion", 2222)),
+        (" [fe80::1]:2200", ("", "fe80::1", 2200)),
+        ("ops@[fe80::1]", ("ops", "fe80::1", None)),
+        ("fe80::1", ("", "fe80::1", None)),  # bare IPv6: every colon is the address's
+    ],
+)
+def test_a_proxyjump_hop_is_read_one_way_everywhere(spec: str, parsed: tuple[str, str, int | None]) -> None:
+    assert parse_jump(spec) == parsed
+    target = SshTarget("pi", "10.0.0.5", "pi", proxy_jump=f"first,{spec}")
+    assert target.jumps == ("first", parsed[1])
