@@ -178,11 +178,9 @@ def alert_note(a: Alert) -> str:
 
 def check_lines(status: FleetStatus, summary: CheckSummary, actions: Sequence[ActionFinished]) -> list[str]:
     """``check``'s text output: the summary line, one line per open alert, actions, silences, backlog."""
-    lines = []
-    for a in status.alerts():
-        ep = a.episode
-        line = text_line(ep, "firing", ep.started_at)
-        lines.append(f"{line} [{alert_note(a)}]" if alert_note(a) else line)
+    lines = [
+        format_alert(a.episode, "firing", a.episode.started_at, False, alert_note(a)) for a in status.alerts()
+    ]
     lines += [action_line(a, False) for a in actions]
     lines += [silences.describe(s, status.now) for s in status.silences]
     lines += [b.describe() for b in status.backlog]
