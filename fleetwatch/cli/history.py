@@ -46,9 +46,7 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
             raise ConfigError(f"--metric: unknown metric {name!r} (known: {', '.join(known)})")
     store = open_store(args)
     try:
-        if not store.connection.execute(
-            "SELECT 1 FROM samples WHERE host = ? LIMIT 1", (args.alias,)
-        ).fetchone():
+        if not history.has_history(store, args.alias):
             raise ConfigError(
                 f"no history for {args.alias!r} in {store.path} (polled by this state dir yet?)"
             )

@@ -15,7 +15,7 @@ from fleetwatch.history.store import series as sampled_series
 from fleetwatch.history.store import usage_series
 from fleetwatch.store import Store
 
-__all__ = ["METRICS", "USAGE_METRICS", "HistorySettings", "disk_full_eta", "series"]
+__all__ = ["METRICS", "USAGE_METRICS", "HistorySettings", "disk_full_eta", "has_history", "series"]
 
 ETA_WINDOW_S = 3 * 3600.0
 
@@ -27,6 +27,12 @@ def series(store: Store, host: str, metric: str, since: float, until: float) -> 
     if metric in USAGE_METRICS:
         return usage_series(store.connection, host, metric, since, until)
     return sampled_series(store.connection, host, metric, since, until)
+
+
+def has_history(store: Store, host: str) -> bool:
+    """Whether the store holds any sample of ``host``."""
+    row = store.connection.execute("SELECT 1 FROM samples WHERE host = ? LIMIT 1", (host,)).fetchone()
+    return row is not None
 
 
 def disk_full_eta(store: Store, host: str, now: float, window_s: float = ETA_WINDOW_S) -> float | None:
