@@ -1,5 +1,6 @@
 """The CLI contract: data on stdout, one-line ``fleetwatch: …`` diagnostics on stderr, and how a command
-ends: a closed pipe (``fleetwatch check | head -1``) or SIGTERM is an orderly end, never a traceback."""
+ends: a closed pipe (``fleetwatch check | head -1``), SIGTERM or a hang-up (SIGHUP: the terminal or the ssh
+session closed) is an orderly end, never a traceback."""
 
 from __future__ import annotations
 
@@ -43,20 +44,32 @@ def out(lines: Iterable[str]) -> None:
         os.close(devnull)
 
 
+def ending_signals() -> tuple[signal.Signals, ...]:
+    """The signals that end a command as Ctrl-C does: SIGTERM, and SIGHUP unless it is ignored (``nohup``
+    asked for the command to outlive its terminal)."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        return (signal.SIGTERM,)
+    return (signal.SIGTERM, signal.SIGHUP)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` where SIGTERM ends the command as Ctrl-C does: the main task is cancelled, so every
-    ``finally`` runs (connections closed, temporary files removed); raises KeyboardInterrupt after."""
+    """``asyncio.run`` where SIGTERM and SIGHUP end the command as Ctrl-C does: the main task is cancelled,
+    so every ``finally`` runs (connections closed, temporary files removed: the demo's private key);
+    raises KeyboardInterrupt after."""
 
     async def main() -> T:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        signals = ending_signals()
+        for signum in signals:
+            loop.add_signal_handler(signum, task.cancel)
         try:
             return await coro
         except asyncio.CancelledError:
             raise KeyboardInterrupt from None
         finally:
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in signals:
+                loop.remove_signal_handler(signum)
 
     return asyncio.run(main())

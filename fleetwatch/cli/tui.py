@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetwatch import paths
-from fleetwatch.cli.output import diag
+from fleetwatch.cli.output import diag, ending_signals
 from fleetwatch.cli.settings import effective_config, selected_fleet
 from fleetwatch.config import Config
 from fleetwatch.inventory.fleet import Fleet
@@ -76,6 +76,7 @@ def _run(args: argparse.Namespace, opener: Opener, state_dir: Path, listen: str 
             history=history_for(state_dir),
             view_file=paths.tui_view_file(),
             bug_log=paths.tui_view_file().with_name("tui-errors.log"),
+            end_on=ending_signals(),
         )
         app.run()
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
@@ -89,8 +90,12 @@ class FleetwatchApp(App[int]):
         clock: Callable[[], float] = time.time,
         view_file: Path | None = None,
         bug_log: Path | None = None,
+        end_on: tuple[signal.Signals, ...] = (),
     ) -> None:
+        """``end_on``: signals that end the App as ``q`` does (SIGTERM, SIGHUP), so the watcher closes its
+        connections and the caller's ``finally`` runs (the demo's temporary keys are removed)."""
         super().__init__()
+        self.end_on = end_on
         self.state = UiState(clock, history=history)
         self.view_file = view_file
         self.bug_log = bug_log
@@ -105,6 +110,9 @@ class FleetwatchApp(App[int]):
     # --- life cycle ----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self.end_on:
+            loop.add_signal_handler(signum, self.exit)
         self.push_screen(FleetScreen())
         self.set_interval(1.0, self._tick)
         self._run_backend()

@@ -4,10 +4,16 @@ state store, errors that must become notifications and never tracebacks."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import pty
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -261,3 +267,58 @@ def test_quitting_while_the_watcher_is_still_opening_does_not_hang(tmp_path: Pat
     started = time.monotonic()
     pilot_run(app, body)
     assert time.monotonic() - started < 5
+
+
+def _read_all(fd: int, into: bytearray) -> None:
+    """Drain the terminal's side of a pty (a full pty would block the App's writes)."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the App's side is closed
+            return
+        if not chunk:
+            return
+        into.extend(chunk)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_tui_demo_ended_by_a_signal_quits_as_q_does_and_removes_its_keys(
+    signum: signal.Signals, tmp_path: Path
+) -> None:
+    # A closed tmux pane or ssh session is SIGHUP, systemd or kill is SIGTERM: the App ends as with q
+    # (the watcher's connections closed, the terminal given back) and the demo's private key goes.
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    main_fd, screen_fd = pty.openpty()
+    fcntl.ioctl(screen_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", "tui", "--demo"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "TMPDIR": str(temp), "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path)},
+        stdin=screen_fd,
+        stdout=screen_fd,
+        stderr=screen_fd,
+        start_new_session=True,
+    )
+    os.close(screen_fd)
+    shown = bytearray()
+    reader = threading.Thread(target=_read_all, args=(main_fd, shown), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while b"demo-healthy" not in shown and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert b"demo-healthy" in shown, "the fleet never showed"
+        (workdir,) = temp.glob("fleetwatch-demo-*")
+        assert (workdir / "id_ed25519").exists()
+        proc.send_signal(signum)
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(timeout=5)
+        os.close(main_fd)
+    assert code == 0, bytes(shown[-2000:])
+    assert not list(temp.iterdir()), "the demo's private key outlived the TUI"
+    assert b"Traceback" not in shown
+    assert b"\x1b[?1049l" in shown[-4000:], "the terminal's own screen was not given back"

@@ -175,7 +175,14 @@ def test_silencing_a_host_nobody_knows_is_an_error_and_stores_nothing(
     assert ok.returncode == 0, ok
 
 
-def test_the_demo_removes_its_private_key_and_temp_dir_on_sigterm() -> None:
+def _ignore_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
+
+
+@pytest.mark.parametrize("ending", ["SIGTERM", "SIGHUP", "SIGTERM after an ignored SIGHUP (nohup)"])
+def test_the_demo_removes_its_private_key_and_temp_dir_when_ended_by_a_signal(ending: str) -> None:
+    # SIGHUP is what a closed terminal or a dropped ssh session sends; under nohup it is ignored.
+    nohup = "nohup" in ending
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleetwatch", "demo", "--interval", "30", "--timeout", "2"],
         cwd=REPO,
@@ -183,6 +190,7 @@ def test_the_demo_removes_its_private_key_and_temp_dir_on_sigterm() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sighup if nohup else None,
     )
     try:
         assert proc.stderr is not None
@@ -192,7 +200,11 @@ def test_the_demo_removes_its_private_key_and_temp_dir_on_sigterm() -> None:
         workdir = Path(match.group(1))
         assert (workdir / "id_ed25519").exists()
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
+        if nohup:
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(1.0)
+            assert proc.poll() is None, "a SIGHUP that nohup ignores must not end the demo"
+        proc.send_signal(signal.SIGHUP if ending == "SIGHUP" else signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
