@@ -446,6 +446,7 @@ async def worker_fleetwatch(args: argparse.Namespace, meter: Meter) -> None:
     failures += [
         f"{o.host}: {o.failure}" for o in result.observations if o.snapshot is None or not o.snapshot.peek
     ]
+    del result  # as watch mode does: the last pass's snapshots are not kept through the next pass
     profiler = None
     if args.profile:
         import cProfile
@@ -461,6 +462,7 @@ async def worker_fleetwatch(args: argparse.Namespace, meter: Meter) -> None:
         failures += [
             f"{o.host}: {o.failure}" for o in result.observations if o.snapshot is None or not o.snapshot.peek
         ]
+        del result
     if profiler is not None:
         profiler.dump_stats(args.profile)
     await transport.close()

@@ -79,7 +79,7 @@ class HostFacts:
         """The summary of one snapshot."""
         peek = snap.peek
         status = peek.status if peek is not None else {}
-        current = peek.raw.get("current_round") if peek is not None else None
+        current = peek.current_round if peek is not None else None
         current = current if isinstance(current, dict) else {}
         events = snap.supervised_events()
         disk = snap.disk()

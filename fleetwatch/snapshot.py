@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +35,9 @@ class Event:
 
 @dataclass(frozen=True)
 class Peek:
-    """The parts of agent-runner's peek document the detectors read; ``raw`` keeps the rest."""
+    """The parts of agent-runner's peek document that fleetwatch reads (detectors, rules, views); the rest
+    (``defenses``, ``plugins``, … a third of a 17 KB peek) is not kept: 500 hosts' documents are alive at
+    once during a pass."""
 
     schema: str
     project: str
@@ -45,7 +47,8 @@ class Peek:
     schedule: Mapping[str, Any] | None
     events: tuple[Event, ...]
     round_budget_s: float | None
-    raw: Mapping[str, Any] = field(repr=False)
+    current_round: Mapping[str, Any] | None = None
+    """The round in progress (``round_num``, ``phase``, ``started_at``, …); None between rounds."""
 
     def throttle(self) -> Throttle | None:
         """What peek says of the agent's provider throttling: ``service.rate_limit`` (peek 1.9+), else the

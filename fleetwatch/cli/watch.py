@@ -108,6 +108,7 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
             if Stdout.closed:  # whoever read our alerts is gone (`fleetwatch | head`): end like Ctrl-C
                 return ExitCode.OK
             first = False
+            del result  # every host's snapshot: not kept alive through the next pass (memory at 500 hosts)
             await asyncio.sleep(max(0.0, watcher.settings.interval_s - (time.monotonic() - started)))
     finally:
         if metrics is not None:

@@ -189,7 +189,6 @@ def parse_peek(
     current = check.optional_mapping(doc, "current_round", "peek")
     if current is not None:
         current = _checked(current, "peek.current_round", check, counts=("round_num",), texts=("log_path",))
-        doc = {**doc, "current_round": current}
     peek = Peek(
         schema=schema,
         project=check.text(doc, "project", "peek"),
@@ -199,7 +198,7 @@ def parse_peek(
         schedule=check.optional_mapping(doc, "schedule", "peek"),
         events=_events(doc, check),
         round_budget_s=_round_budget(doc, check),
-        raw=doc,
+        current_round=current,
     )
     return peek, None
 

@@ -91,7 +91,7 @@ def data_of(obs: Observation, groups: tuple[str, ...]) -> dict[str, Any]:
         data.update(
             status=dict(snap.peek.status), service=dict(snap.peek.service), system=dict(snap.peek.system)
         )
-        current = snap.peek.raw.get("current_round")
+        current = snap.peek.current_round
         if isinstance(current, dict):
             data["current_round"] = current
     facts = HostFacts.from_snapshot(snap)

@@ -65,7 +65,6 @@ def peek(
         schedule=None,
         events=tuple(events or ()),
         round_budget_s=budget,
-        raw={},
     )
 
 
