@@ -9,6 +9,7 @@ Parsing never raises for what a host says about itself: a crashed or unreadable 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,27 @@ _EVENT_COUNTS = (
 _EVENT_AMOUNTS = ("duration_s", "duration_ms", "cost_usd")
 _EVENT_FLAGS = ("timed_out", "success", "active")
 _EVENT_TIMES = ("reset_at_epoch", "throttled_until_epoch", "resume_at")
+_EVENT_FIELDS = {
+    **dict.fromkeys(_EVENT_COUNTS, "count"),
+    "exit_code": "whole",
+    **dict.fromkeys(_EVENT_AMOUNTS, "amount"),
+    **dict.fromkeys(_EVENT_FLAGS, "flag"),
+    **dict.fromkeys(_EVENT_TIMES, "time"),
+}
+"""Each checked event field and what it must be; an event has a few of them, 50 events come per poll."""
+
+
+def _event_field_ok(kind: str, value: Any) -> bool:
+    """The common right values, decided without the checker (which also words what is wrong)."""
+    if value is None:
+        return True
+    if kind == "flag":
+        return isinstance(value, bool)
+    if kind == "time":
+        return parse_ts(value) is not None
+    if type(value) is int:  # not bool, always finite
+        return kind == "whole" or value >= 0
+    return kind == "amount" and type(value) is float and 0 <= value < math.inf
 
 
 def _event(item: Any, where: str, check: Checker) -> Event | None:
@@ -49,16 +71,17 @@ def _event(item: Any, where: str, check: Checker) -> Event | None:
         check.wrong(f"{where}.event", item.get("event"), "an event name")
     if ts is None:
         check.wrong(f"{where}.ts", item.get("ts"), "a time")
-    for key in _EVENT_COUNTS:
-        low = None if key == "exit_code" else 0
-        check.number(item, key, where, low=low, whole=True)
-    for key in _EVENT_AMOUNTS:
-        check.number(item, key, where, low=0)
-    for key in _EVENT_FLAGS:
-        check.flag(item, key, where)
-    for key in _EVENT_TIMES:
-        if item.get(key) is not None and parse_ts(item[key]) is None:
-            check.wrong(f"{where}.{key}", item[key], "a time")
+    for key, value in item.items():
+        field = _EVENT_FIELDS.get(key)
+        if field is None or _event_field_ok(field, value):
+            continue
+        if field == "flag":
+            check.flag(item, key, where)
+        elif field == "time":
+            check.wrong(f"{where}.{key}", value, "a time")
+        else:
+            low = None if field == "whole" else 0
+            check.number(item, key, where, low=low, whole=field != "amount")
     if len(check.problems) > before or ts is None or not kind:
         return None
     return Event(ts=ts, kind=kind, data=item)
