@@ -24,7 +24,7 @@ MONITOR_SELF_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One supervisor event from ``peek --events``."""
 
