@@ -43,6 +43,29 @@ class Finding:
     hint: str = ""
     context: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Hosts' own words reach messages (an event's reason, a path): one line each, and bounded, so a host
+        # can neither forge an extra alert line nor push megabytes into every notification and the store.
+        object.__setattr__(self, "message", one_line(self.message, MAX_MESSAGE))
+        object.__setattr__(self, "hint", one_line(self.hint, MAX_MESSAGE))
+        if any(isinstance(v, str) and len(v) > MAX_CONTEXT for v in self.context.values()):
+            cut = {k: v[: MAX_CONTEXT - 1] + "…" if isinstance(v, str) and len(v) > MAX_CONTEXT else v
+                   for k, v in self.context.items()}  # fmt: skip
+            object.__setattr__(self, "context", cut)
+
+
+MAX_MESSAGE = 600
+"""Characters of an alert's message (and hint) kept."""
+MAX_CONTEXT = 8192
+"""Characters of one text value in an alert's context (its evidence) kept."""
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (line breaks and tabs become spaces), cut to ``limit`` characters."""
+    if "\n" in text or "\r" in text or "\t" in text:
+        text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 @dataclass(frozen=True)
 class PollFailure:

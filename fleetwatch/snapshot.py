@@ -158,6 +158,8 @@ def parse_ts(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
+        if not -32503680000 < value < 32503680000:  # also NaN; a huge int would not even become a float
+            return None
         ts = float(value)
     elif isinstance(value, str):
         try:

@@ -36,8 +36,8 @@ class Metric:
 
     def encode(self, value: float | None) -> int | None:
         """The stored integer, or None."""
-        if value is None or not math.isfinite(value):
-            return None
+        if value is None or not math.isfinite(value) or abs(value * self.scale) >= 2**62:
+            return None  # not a number SQLite can hold (validation keeps hosts' numbers far below this)
         return round(value * self.scale)
 
     def decode(self, stored: float | None, n: int = 1) -> float | None:

@@ -23,6 +23,8 @@ DEFAULT_TIMEOUT = 20.0
 MASK = "****"
 # Plugins whose path Apprise treats as plain text, although webhook paths often hold the token.
 _GENERIC = {"json", "jsons", "xml", "xmls", "form", "forms"}
+_TOPIC = {"ntfy", "ntfys"}
+"""Schemes whose path is a topic anyone who knows it can read and post to."""
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^\"')]+")
 _lock = threading.Lock()
@@ -89,11 +91,12 @@ def _scheme(url: str) -> str:
     return head.lower() if _SCHEME.fullmatch(head) else ""
 
 
-def _looks_secret(segment: str) -> bool:
-    """A path segment that is probably a token: long, or letters mixed with digits."""
+def _masked(segment: str) -> str:
+    """``h...k`` for ``hook`` (as Apprise shows tokens); shorter ones wholly; empty stays empty."""
     plain = unquote(segment)
-    mixed = any(c.isdigit() for c in plain) and any(c.isalpha() for c in plain)
-    return len(plain) >= 16 or (len(plain) >= 8 and mixed)
+    if not plain:
+        return segment
+    return f"{plain[0]}...{plain[-1]}" if len(plain) >= 4 else MASK
 
 
 @lru_cache(maxsize=256)
@@ -111,10 +114,14 @@ def redact(url: str) -> str:
     # Apprise masks the tokens and passwords its plugins know, but prints custom headers
     # (+Authorization=…) and query arguments (-token=…) verbatim: drop the query entirely.
     base = shown.split("?", 1)[0].split("#", 1)[0]
-    if scheme in _GENERIC:
+    if scheme in _GENERIC or scheme in _TOPIC:
+        # A webhook's path is its password as often as not, and an ntfy topic is one: every segment is
+        # masked as Apprise's privacy mode masks tokens (first and last character, enough to tell apart).
         head, sep, path = base.partition("://")
         host, slash, rest = path.partition("/")
-        rest = "/".join(MASK if _looks_secret(s) else s for s in rest.split("/"))
+        rest = "/".join(_masked(s) for s in rest.split("/"))
+        if scheme in _TOPIC and not rest.strip("/"):
+            host = _masked(host)  # ntfy://TOPIC: the topic on ntfy.sh
         base = head + sep + host + slash + rest
     return base
 

@@ -9,13 +9,13 @@ Parsing never raises for what a host says about itself: a crashed or unreadable 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from fleetwatch.errors import SnapshotError, Stage
 from fleetwatch.probe.command import SENTINEL
-from fleetwatch.probe.validate import Checker, load_json
+from fleetwatch.probe.validate import MAX_MAGNITUDE, Checker, load_json, printable
 from fleetwatch.snapshot import Event, Facts, Peek, RoundLog, Snapshot, parse_ts
 
 SUPPORTED_MAJORS = (1, 2)
@@ -44,6 +44,16 @@ _EVENT_FIELDS = {
     **dict.fromkeys(_EVENT_TIMES, "time"),
 }
 """Each checked event field and what it must be; an event has a few of them, 50 events come per poll."""
+MAX_EVENTS = 200
+"""Events read per peek, the newest (the probe asks for 50): a host sending thousands is not believed and
+cannot hold a pass's memory with them."""
+FUTURE_S = 300.0
+"""How far past the host's own clock (its facts' time) an event may be dated; later ones are invalid data:
+one event dated 2999 would otherwise make a stuck host look busy forever."""
+MAX_TAIL = 8192
+"""Characters of a round log's tail kept (the gatherer sends at most 4 KB)."""
+MAX_ROUND_LOGS = 20
+"""Round logs read per poll (the gatherer sends the 10 newest)."""
 
 
 def _event_field_ok(kind: str, value: Any) -> bool:
@@ -55,8 +65,8 @@ def _event_field_ok(kind: str, value: Any) -> bool:
     if kind == "time":
         return parse_ts(value) is not None
     if type(value) is int:  # not bool, always finite
-        return kind == "whole" or value >= 0
-    return kind == "amount" and type(value) is float and 0 <= value < math.inf
+        return (kind == "whole" or value >= 0) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE
+    return kind == "amount" and type(value) is float and 0 <= value <= MAX_MAGNITUDE
 
 
 def _event(item: Any, where: str, check: Checker) -> Event | None:
@@ -95,9 +105,30 @@ def _events(doc: Mapping[str, Any], check: Checker) -> tuple[Event, ...]:
     if not isinstance(raw, list):
         check.wrong(f"peek.{key}", raw, "a list")
         return ()
-    found = [e for i, item in enumerate(raw) if (e := _event(item, f"peek.{key}[{i}]", check)) is not None]
+    if len(raw) > MAX_EVENTS:
+        check.problems.append(
+            f"peek.{key} holds {len(raw)} events (fleetwatch reads the newest {MAX_EVENTS})"
+        )
+    first = max(0, len(raw) - MAX_EVENTS)
+    found = [
+        e
+        for i, item in enumerate(raw[first:], first)
+        if (e := _event(item, f"peek.{key}[{i}]", check)) is not None
+    ]
     found.sort(key=lambda e: e.ts)
     return tuple(found)
+
+
+def _not_ahead(peek: Peek, clock: float, allowed_s: float, check: Checker) -> Peek:
+    """``peek`` without events dated more than ``allowed_s`` past the host's clock (each one a problem)."""
+    ahead = [e for e in peek.events if e.ts > clock + allowed_s]
+    if not ahead:
+        return peek
+    check.problems.append(
+        f"{len(ahead)} event(s) dated after the host's own clock ({ahead[-1].kind} at "
+        f"{ahead[-1].ts - clock:.0f} s ahead): not believed"
+    )
+    return replace(peek, events=tuple(e for e in peek.events if e.ts <= clock + allowed_s))
 
 
 def _round_budget(doc: Mapping[str, Any], check: Checker) -> float | None:
@@ -149,8 +180,9 @@ def _checked(
 
 
 def _last_line(text: str) -> str:
+    """The last non-blank line, printable (it is quoted to the operator) and at most 300 characters."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
+    return printable(lines[-1].strip())[:300] if lines else ""
 
 
 def parse_peek(
@@ -267,8 +299,10 @@ def _round_logs(raw: Any, check: Checker) -> tuple[RoundLog, ...]:
     if not isinstance(raw, list):
         check.wrong("round_logs", raw, "a list")
         return ()
+    if len(raw) > MAX_ROUND_LOGS:
+        check.problems.append(f"round_logs holds {len(raw)} logs (fleetwatch reads {MAX_ROUND_LOGS})")
     logs = []
-    for i, item in enumerate(raw):
+    for i, item in enumerate(raw[:MAX_ROUND_LOGS]):
         where = f"round_logs[{i}]"
         if not isinstance(item, dict):
             check.wrong(where, item, "an object")
@@ -276,7 +310,7 @@ def _round_logs(raw: Any, check: Checker) -> tuple[RoundLog, ...]:
         if item.get("error") is not None:
             continue  # the gatherer could not read it (gone between listing and reading): nothing to check
         before = len(check.problems)
-        tail, path = check.text(item, "tail", where), check.text(item, "path", where)
+        tail, path = check.text(item, "tail", where, limit=MAX_TAIL), check.text(item, "path", where)
         mtime = check.number(item, "mtime", where, low=0)
         if len(check.problems) == before:
             logs.append(RoundLog(path, mtime or 0.0, tail))
@@ -313,13 +347,17 @@ def parse_gather(host: str, stdout: str, stderr: str, received_at: float) -> Sna
     elif isinstance(raw_peek, dict):
         rc = raw_peek.get("rc")
         peek, failure = parse_peek(
-            check.text(raw_peek, "stdout", "probe.peek"),
-            check.text(raw_peek, "stderr", "probe.peek"),
+            check.text(raw_peek, "stdout", "probe.peek", limit=None),
+            check.text(raw_peek, "stderr", "probe.peek", limit=None),
             rc if isinstance(rc, int) and not isinstance(rc, bool) else None,
             check,
         )
     else:
         failure = "the probe did not run agent-runner peek"
+    facts = _facts(doc.get("facts"), check)
+    if peek is not None:  # the host's clock, else ours with a day's room for a skewed one
+        clock, room = (facts.time, FUTURE_S) if facts is not None else (received_at, 86400.0)
+        peek = _not_ahead(peek, clock, room, check)
     return Snapshot(
         host=host,
         received_at=received_at,
@@ -329,7 +367,7 @@ def parse_gather(host: str, stdout: str, stderr: str, received_at: float) -> Sna
         peek=peek,
         peek_error=failure,
         round_logs=_round_logs(doc.get("round_logs"), check),
-        facts=_facts(doc.get("facts"), check),
+        facts=facts,
         stale_threshold_s=_declared_stale(doc.get("monitor"), check),
         problems=check.summary(),
     )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from fleetwatch.errors import HostError, HostKeyChangedError
+from fleetwatch.errors import HostError, HostKeyChangedError, SnapshotError, Stage
 from fleetwatch.findings import PollFailure
 from fleetwatch.inventory.model import Host
 from fleetwatch.probe.command import gather_command
@@ -42,6 +42,14 @@ async def poll_host(transport: Transport, host: Host, timeout: float) -> Snapsho
         snapshot = parse_gather(host.alias, result.stdout, result.stderr, time.time())
     except HostError as err:
         return as_failure(err, round(time.monotonic() - started, 3))
+    except Exception as exc:  # a bug met by this host's data: this host's problem, never the whole pass's
+        bug = SnapshotError(
+            host.alias,
+            Stage.PARSE,
+            f"fleetwatch could not read this host's answer ({type(exc).__name__}: {str(exc)[:160]})",
+            "a fleetwatch bug: please report it with the host's `agent-runner --json peek` output",
+        )
+        return as_failure(bug, round(time.monotonic() - started, 3))
     return replace(snapshot, latency_s=round(result.seconds, 3))
 
 

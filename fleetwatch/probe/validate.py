@@ -5,14 +5,15 @@ versioned and loosely specified; fleetwatch needs only some of its fields, must 
 does not know, and must name the *first wrong field* for the operator.  A few small checkers do that
 with no dependency and no import cost on every start.
 
-- ``load_json``: NaN / Infinity are never numbers here, nesting and size are capped, nothing raises.
+- ``load_json``: NaN / Infinity are never numbers here, nesting and size are capped, nothing raises, and
+  no string holds a terminal control sequence or a lone surrogate (``printable``).
 - ``Checker``: records "where: what is wrong" problems and hands back safe values (or None).
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,41 @@ MAX_VALUES = 200_000
 this bounds the memory one document can take (~20 MB) whatever its size."""
 MAX_PROBLEMS = 5
 """Problems listed per host; the rest are counted."""
+MAX_MAGNITUDE = 2.0**53
+"""No number fleetwatch reads is larger than this (counts, bytes, epochs, money): beyond it a float loses
+whole numbers and SQLite's 64-bit integers overflow once scaled, so it is invalid data."""
+MAX_TEXT = 512
+"""A short text field (a name, a path, a version) is cut to this many characters."""
+
+# Terminal control sequences (CSI ``ESC [ … final``, OSC ``ESC ] … BEL/ST``), then any other C0 control but
+# newline and tab, DEL and the C1 controls: a host's words must never drive the operator's terminal.
+_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# In JSON text they can only arrive escaped (\u001b, \r, \ud800 …) or as raw C1/DEL characters: a cheap
+# search of the text says whether the decoded strings need cleaning at all.
+_SUSPECT = re.compile(
+    r"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u00[89][0-9a-fA-F]|\\[rbf]|\\u[dD][89a-fA-F]|[\x7f-\x9f]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal control sequences or control characters (newline and tab are kept,
+    others become ``?``) and without lone surrogates (which no terminal, file or database can take)."""
+    text = _CONTROL.sub("?", _SEQUENCE.sub("", text))
+    return _SURROGATE.sub("?", text) if _SURROGATE.search(text) else text
+
+
+def _cleaned(value: Any) -> Any:
+    """A decoded document with ``printable`` applied to every string, keys included."""
+    kind = type(value)
+    if kind is str:
+        return printable(value)
+    if kind is dict:
+        return {printable(k): _cleaned(v) for k, v in value.items()}
+    if kind is list:
+        return [_cleaned(v) for v in value]
+    return value
 
 
 class NonFinite:
@@ -45,12 +81,16 @@ def load_json(text: str, what: str) -> tuple[Any, str | None]:
     try:
         value = json.loads(text, parse_constant=NonFinite)
     except json.JSONDecodeError as exc:
-        return None, f"{what} is not JSON ({exc.msg} at char {exc.pos}): {text[:80]!r}"
+        return None, f"{what} is not JSON ({exc.msg} at char {exc.pos}): {printable(text[:80])!r}"
     except RecursionError:
         return None, f"{what} is nested deeper than fleetwatch reads (more than {MAX_DEPTH} levels)"
+    except ValueError as exc:  # a number of more than 4,300 digits: Python refuses to read it
+        return None, f"{what} holds a number fleetwatch cannot read ({str(exc)[:80]})"
     depth = _depth(value)
     if depth > MAX_DEPTH:
         return None, f"{what} is nested {depth} levels deep (fleetwatch reads at most {MAX_DEPTH})"
+    if _SUSPECT.search(text):
+        value = _cleaned(value)
     return value, None
 
 
@@ -114,13 +154,22 @@ class Checker:
         self.wrong(f"{where}.{key}", value, "an object or null")
         return None
 
-    def text(self, parent: Mapping[str, Any], key: str, where: str, default: str = "") -> str:
-        """A text field (``default`` when absent or null)."""
+    def text(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: str = "",
+        *,
+        limit: int | None = MAX_TEXT,
+    ) -> str:
+        """A text field (``default`` when absent or null), cut to ``limit`` characters (None: whole, for the
+        documents and log tails the probe carries, which are bounded by the output cap)."""
         value = parent.get(key)
         if value is None:
             return default
         if isinstance(value, str):
-            return value
+            return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
         self.wrong(f"{where}.{key}", value, "text")
         return default
 
@@ -139,16 +188,15 @@ class Checker:
         if value is None:
             return None
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:  # also NaN and ±inf; exact for huge ints
+            ok = False
         if ok and whole and isinstance(value, float) and not value.is_integer():
             ok = False
-        if (
-            not ok
-            or not math.isfinite(value)
-            or (low is not None and value < low)
-            or (high is not None and value > high)
-        ):
+        if not ok or (low is not None and value < low) or (high is not None and value > high):
             wanted = "a whole number" if whole else "a number"
-            if low is not None and high is not None:
+            if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
+                wanted += f" no larger than {MAX_MAGNITUDE:.0f}"
+            elif low is not None and high is not None:
                 wanted += f" from {low:g} to {high:g}"
             elif low is not None:
                 wanted += f" of {low:g} or more"

@@ -172,3 +172,122 @@ def test_a_document_with_too_many_values_is_refused_before_it_is_parsed() -> Non
     flood = SENTINEL + json.dumps({"gather": 1, "x": [{}] * MAX_VALUES})
     with pytest.raises(SnapshotError, match=f"values \\(fleetwatch reads at most {MAX_VALUES}\\)"):
         parsed(flood)  # peek's output travels inside this document: the same bound covers it
+
+
+# --- found in review: numbers too large, text that drives terminals, dates in the future -------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("facts.time", "1" + "0" * 400),
+        ("facts.disk.used_pct", "1" + "0" * 400),
+        ("facts.mem_total_mb", str(2**70)),
+        ("facts.load_1m", "1e308"),
+        ("peek.status.round_num", str(2**70)),
+        ("peek.status.round_num", "1" + "0" * 5000),
+        ("event.cost_usd", "1" + "0" * 400),
+        ("event.input_tokens", str(2**70)),
+    ],
+)
+def test_numbers_beyond_what_a_float_or_sqlite_holds_are_invalid_data_not_a_crash(
+    where: str, value: str
+) -> None:
+    # 10**400 made float() raise OverflowError, 5,000 digits made json raise ValueError, and 2**70 passed
+    # validation only to overflow SQLite's integers when the pass was stored: each ended the whole pass.
+    marker = 987654321
+    peek = json.loads(json.dumps(PEEK))
+    facts: dict[str, Any] = {"time": NOW, "disk": {"path": "/", "used_pct": 40.0}, "mem_total_mb": 4000}
+    if where == "peek.status.round_num":
+        peek["status"]["round_num"] = marker
+    elif where.startswith("event."):
+        peek["recent_events"].append(
+            {"ts": "2027-01-15T08:00:00Z", "event": "agent_usage_recorded", where[6:]: marker}
+        )
+    elif where == "facts.disk.used_pct":
+        facts["disk"]["used_pct"] = marker
+    else:
+        facts[where.removeprefix("facts.")] = marker
+    text = gather(peek, facts=facts).replace(str(marker), value)
+    snap = parsed(text)  # never raises
+    assert snap.problems is not None or snap.peek_error is not None, snap
+    facts_now = HostFacts.from_snapshot(snap)
+    json.loads(facts_now.to_json())  # what the pass stores: finite, within SQLite's integers
+    for number in (facts_now.round, facts_now.mem_total_mb, facts_now.load_1m, facts_now.disk_used_pct):
+        assert number is None or abs(number) <= 2**53
+
+
+def test_terminal_escapes_and_lone_surrogates_from_a_host_never_reach_a_terminal_or_the_store() -> None:
+    peek = json.loads(json.dumps(PEEK))
+    peek["project"] = "proj\x1b]0;PWNED\x07\x1b[2J\x1b[32mFAKE OK\x1b[0m"
+    peek["recent_events"].append({"ts": "2026-11-21T10:50:47Z", "event": "ev\x1b[1A\r\x9b2K\ud800"})
+    facts = {"time": NOW, "disk": {"path": "/data\ud800\x1b[31m", "used_pct": 99.0}}
+    snap = parsed(gather(peek, facts=facts))
+    shown = repr((snap.peek, snap.facts, snap.problems))
+    for bad in ("\\x1b", "\\x07", "\\r", "\\x9b", "\\ud800"):
+        assert bad not in shown, bad
+    assert snap.peek is not None and snap.peek.project == "projFAKE OK"
+    assert snap.facts is not None and snap.facts.disk_path == "/data?"
+    HostFacts.from_snapshot(snap).to_json().encode()  # storable: no surrogate left
+    found = judged(snap)
+    assert "disk_critical" in found and "\x1b" not in found["disk_critical"].message
+
+
+def test_a_host_s_words_make_one_bounded_line_in_an_alert() -> None:
+    from fleetwatch.findings import MAX_MESSAGE, Finding
+
+    forged = Finding(
+        "pi", "config_broken", Severity.WARNING, "bad\n05:03:13 [ OK ] pi x resolved\r" + "x" * 10**6
+    )
+    assert "\n" not in forged.message and "\r" not in forged.message
+    assert len(forged.message) == MAX_MESSAGE and forged.message.endswith("…")
+    big = Finding("pi", "d", Severity.INFO, "m", context={"reason": "r" * 10**6, "rounds": [1, 2]})
+    assert len(big.context["reason"]) <= 8192 and big.context["rounds"] == [1, 2]
+
+
+def test_an_event_dated_after_the_host_s_own_clock_is_not_believed() -> None:
+    # One event dated 2999 made a stuck host look busy: supervisor_stale and hung went quiet.
+    stuck = parsed(gather(PEEK, facts={"time": NOW + 30 * 86400}))
+    peek = json.loads(json.dumps(PEEK))
+    peek["recent_events"].append({"ts": "2999-01-01T00:00:00Z", "event": "round_end"})
+    fooled = parsed(gather(peek, facts={"time": NOW + 30 * 86400}))
+    assert fooled.problems is not None and "dated after the host's own clock" in fooled.problems
+    assert fooled.peek is not None and stuck.peek is not None
+    assert [e.ts for e in fooled.peek.events] == [e.ts for e in stuck.peek.events]
+
+
+def test_thousands_of_events_are_cut_to_the_newest_and_said() -> None:
+    from fleetwatch.probe.parse import MAX_EVENTS
+
+    peek = json.loads(json.dumps(PEEK))
+    peek["recent_events"] = [
+        {"ts": NOW - 100_000 + i, "event": "round_end", "round_num": i} for i in range(MAX_EVENTS * 10)
+    ]
+    snap = parsed(gather(peek))
+    assert snap.peek is not None and len(snap.peek.events) == MAX_EVENTS
+    assert snap.peek.events[-1].data["round_num"] == MAX_EVENTS * 10 - 1
+    assert snap.problems is not None and f"fleetwatch reads the newest {MAX_EVENTS}" in snap.problems
+
+
+def test_a_bug_met_by_one_host_s_data_is_that_host_s_parse_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from fleetwatch.errors import Stage
+    from fleetwatch.findings import PollFailure
+    from fleetwatch.inventory.model import Host, SshTarget
+    from fleetwatch.probe import poll
+
+    class Answer:
+        stdout, stderr, seconds = gather(PEEK), "", 0.1
+
+    class Transport:
+        async def run(self, *args: Any) -> Answer:
+            return Answer()
+
+    def broken(*args: Any) -> Snapshot:
+        raise ZeroDivisionError("a parser bug")
+
+    monkeypatch.setattr(poll, "parse_gather", broken)
+    result = asyncio.run(poll.poll_host(Transport(), Host("pi", SshTarget("pi", "10.0.0.1", "pi")), 5))  # type: ignore[arg-type]
+    assert isinstance(result, PollFailure) and result.stage is Stage.PARSE
+    assert "ZeroDivisionError: a parser bug" in result.message

@@ -205,7 +205,7 @@ def test_pending_summary_counts_per_redacted_target(store: Store) -> None:
     outbox.mark_sent(to_slack, NOW + 5)
     [b] = outbox.pending_summary(NOW + 65)
     assert (b.target, b.pending, b.failed, b.oldest_age_s, b.next_attempt_in_s, b.attempts) == (
-        "json://127.0.0.1:9/pager",
+        "json://127.0.0.1:9/p...r",
         0,
         1,
         65,
@@ -214,7 +214,7 @@ def test_pending_summary_counts_per_redacted_target(store: Store) -> None:
     )
     assert b.configured and "pagersecret" not in repr(b)
     assert b.describe() == (
-        "1 notification queued for json://127.0.0.1:9/pager (oldest 65 s ago, 1 failed attempt, next try in"
+        "1 notification queued for json://127.0.0.1:9/p...r (oldest 65 s ago, 1 failed attempt, next try in"
         " 0 s): sending to json://127.0.0.1:9/pager failed: refused"
     )
 
@@ -231,8 +231,8 @@ def test_recent_says_per_target_sent_retrying_or_suppressed_newest_first(store: 
     got = [(d.title, d.target, d.state, d.attempts, d.note) for d in outbox.recent()]
     assert got == [
         ("[CRIT] pi2 disk_critical", None, "suppressed", 0, "silenced (pi2, id 1): rewiring"),
-        ("[CRIT] pi1 disk_critical", "json://127.0.0.1:9/slack", "sent", 0, None),
-        ("[CRIT] pi1 disk_critical", "json://127.0.0.1:9/pager", "failed", 1, error),
+        ("[CRIT] pi1 disk_critical", "json://127.0.0.1:9/s...k", "sent", 0, None),
+        ("[CRIT] pi1 disk_critical", "json://127.0.0.1:9/p...r", "failed", 1, error),
     ]
     assert "pagersecret" not in repr(outbox.recent())
     assert outbox.recent()[2].next_attempt_at == NOW + 33
@@ -244,11 +244,11 @@ def test_backlog_of_a_removed_target_is_reported_not_sent_until_discarded(store:
     outbox = Outbox(store.connection, [SLACK])  # the pager was removed from the config
     assert [d.target_url for d in outbox.claim_due(NOW)] == [SLACK.url]
     assert [(b.target, b.configured) for b in outbox.pending_summary(NOW)] == [
-        ("json://127.0.0.1:9/slack", True),
-        ("json://127.0.0.1:9/pager", False),
+        ("json://127.0.0.1:9/s...k", True),
+        ("json://127.0.0.1:9/p...r", False),
     ]
-    assert outbox.discard("json://127.0.0.1:9/pager") == {"json://127.0.0.1:9/pager": 1}
-    assert [b.target for b in outbox.pending_summary(NOW)] == ["json://127.0.0.1:9/slack"]
+    assert outbox.discard("json://127.0.0.1:9/p...r") == {"json://127.0.0.1:9/p...r": 1}
+    assert [b.target for b in outbox.pending_summary(NOW)] == ["json://127.0.0.1:9/s...k"]
     assert outbox.discard("json://nowhere/else") == {}
 
 

@@ -46,7 +46,7 @@ def test_redacted_urls_keep_the_service_and_hide_the_secrets(url: str, secrets: 
 
 
 def test_redaction_keeps_what_identifies_the_target() -> None:
-    assert redact("json://127.0.0.1:8080/hook?token=s3cr3t") == "json://127.0.0.1:8080/hook"
+    assert redact("json://127.0.0.1:8080/hook?token=s3cr3t") == "json://127.0.0.1:8080/h...k"
     assert redact("mailto://alerts:pw123@smtp.example.com:2525?to=ops@example.com") == (
         "mailto://alerts:****@smtp.example.com:2525/ops%40example.com"
     )
@@ -85,7 +85,7 @@ def test_flush_reports_a_crashing_sender_without_the_secret(tmp_path: Path) -> N
     [backlog] = outbox.pending_summary(1.0)
     for text in [*lines, *(str(t) for t in tests), repr(backlog)]:
         assert "abcd1234supersecret" not in text, text
-    assert "json://hooks.example.com/notify" in lines[0]
+    assert "json://hooks.example.com/n...y" in lines[0]
 
 
 def test_only_the_edge_imports_apprise() -> None:
@@ -101,3 +101,18 @@ def test_only_the_edge_imports_apprise() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""  # loaded lazily, on the first send or redaction
     assert apprise_edge.__name__ == "fleetwatch.notify.apprise_edge"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ntfy://127.0.0.1:9/mytopic-secret", "ntfy://127.0.0.1:9/m...t"),
+        ("ntfys://mytopic-secret", "ntfys://m...t"),
+        ("json://127.0.0.1:9/hooks/supersecret", "json://127.0.0.1:9/h...s/s...t"),
+    ],
+)
+def test_an_ntfy_topic_and_a_webhook_path_are_secrets(url: str, shown: str) -> None:
+    # Anyone who knows an ntfy topic can read and post to it; a webhook's path is often its token.
+    assert redact(url) == shown
+    last = url.rsplit("/", 1)[-1]
+    assert "secret" not in scrub(f"sending to {url} failed: 404 for {last}", url)

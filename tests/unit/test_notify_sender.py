@@ -158,8 +158,8 @@ def test_notify_test_reports_each_target(outbox: tuple[Store, Outbox]) -> None:
     service.down.add(DOWN.url)
     results = asyncio.run(send_test([UP, DOWN], NOW, send=service))
     assert [(r.target, r.error is None) for r in results] == [
-        ("json://127.0.0.1:9/up", True),
-        ("json://127.0.0.1:9/down", False),
+        ("json://127.0.0.1:9/****", True),
+        ("json://127.0.0.1:9/d...n", False),
     ]
     assert service.sent[0][1] == "[INFO] fleetwatch test message"
 
