@@ -30,6 +30,7 @@ import yaml
 from fleetwatch import paths
 from fleetwatch.actions.plan import AutoStopPolicy
 from fleetwatch.basics import INLINE, Duration, finite_duration, host_port
+from fleetwatch.episodes import Damping
 from fleetwatch.errors import ConfigError
 from fleetwatch.notify.model import Target
 from fleetwatch.rules.catalogue import BUILTIN_ONLY, Catalogue, load_catalogue, rule_paths
@@ -117,11 +118,31 @@ class Config:
             return self
         policy = self.passes.policy
         damping = {**cat.damping, **policy.damping}
+        for name in cat.damping.keys() & policy.damping.keys():
+            damping[name] = _overlaid(cat.damping[name], policy.damping[name])
         return dataclasses.replace(
             self,
             passes=dataclasses.replace(self.passes, policy=dataclasses.replace(policy, damping=damping)),
             auto_stop=dataclasses.replace(self.auto_stop, on=self.auto_stop.on | cat.auto_stop),
         )
+
+
+def _overlaid(rule: Damping, config: Damping) -> Damping:
+    """A rule's own damping with what ``damping:`` sets for it: ``for`` and ``clear`` each come from the
+    config when it sets them (differs from the default), else from the rule (``{clear: 3}`` keeps the rule's
+    ``for: 10m``)."""
+    unset = Damping()
+    for_polls, for_s = (
+        (config.for_polls, config.for_s)
+        if (config.for_polls, config.for_s) != (unset.for_polls, unset.for_s)
+        else (rule.for_polls, rule.for_s)
+    )
+    clear_polls, clear_s = (
+        (config.clear_polls, config.clear_s)
+        if (config.clear_polls, config.clear_s) != (unset.clear_polls, unset.clear_s)
+        else (rule.clear_polls, rule.clear_s)
+    )
+    return Damping(for_polls, clear_polls, for_s, clear_s)
 
 
 def config_path(override: str | None) -> tuple[Path, bool]:

@@ -16,7 +16,8 @@ import yaml
 
 from fleetwatch.episodes import Damping
 from fleetwatch.findings import Severity
-from fleetwatch.rules.model import NAME, Rule, RuleError, compile_when
+from fleetwatch.rules.fields import known
+from fleetwatch.rules.model import NAME, TEMPLATE, Rule, RuleError, compile_when
 
 KEYS = ("name", "when", "for", "clear", "severity", "hosts", "groups", "message", "hint", "auto_stop")
 _POLLS = re.compile(r"(\d+)\s*polls?")
@@ -38,7 +39,14 @@ def rule_files(paths: Sequence[Path]) -> list[Path]:
             files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
         else:
             files.append(path)
-    return files
+    seen: set[Path] = set()  # a file named twice (detectors/ and rules: both) is read once
+    unique = []
+    for file in files:
+        real = file.resolve()
+        if real not in seen:
+            seen.add(real)
+            unique.append(file)
+    return unique
 
 
 def load_rules(paths: Sequence[Path], taken: Collection[str]) -> Loaded:
@@ -110,6 +118,8 @@ def _rule(node: yaml.Node, where: str) -> Rule:
         key = str(key_node.value)
         if key not in KEYS:
             raise RuleError(f"unknown key {key!r} (allowed: {', '.join(KEYS)})", key)
+        if key in values:
+            raise RuleError(f"`{key}` is given twice (YAML would keep the last one silently)", key)
         values[key] = yaml.safe_load(yaml.serialize(value_node))
     name = values.get("name")
     if not isinstance(name, str) or not NAME.fullmatch(name):
@@ -123,6 +133,10 @@ def _rule(node: yaml.Node, where: str) -> Rule:
     severity = str(values.get("severity", "warning"))
     if severity not in ("info", "warning", "critical"):
         raise RuleError(f"unknown severity {severity!r} (info, warning, critical)", "severity")
+    for key in ("message", "hint"):
+        for placeholder in TEMPLATE.findall(str(values.get(key) or "")):
+            if placeholder not in ("for", "name") and not known(placeholder):
+                raise RuleError(f"`{key}` names unknown field {{{placeholder}}}", key)
     return Rule(
         name=name,
         when=when.strip(),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from simpleeval import EvalWithCompoundTypes
+from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes, NumberTooHigh
 
 from fleetwatch.detect.base import NOT_EVALUATED, Context, Detector, Needs
 from fleetwatch.episodes import Damping
@@ -26,7 +26,51 @@ from fleetwatch.findings import Finding, Severity
 from fleetwatch.rules.fields import FIELDS, data_of, known, lookup
 
 FUNCTIONS = {"abs": abs, "min": min, "max": max, "round": round, "len": len}
-_TEMPLATE = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+MAX_POWER_BITS = 1024
+"""``a ** b`` may make a number of at most this many bits (simpleeval alone lets ``4000000**4000000`` run
+for half a minute inside a pass)."""
+
+
+def _power(a: Any, b: Any) -> Any:
+    """``a ** b``, refused when the result would be huge."""
+    if (
+        isinstance(a, int)
+        and isinstance(b, int)
+        and abs(a) > 1
+        and b * max(abs(a).bit_length(), 1) > MAX_POWER_BITS
+    ):
+        raise NumberTooHigh(f"{a}**{b} is too large for a rule")
+    return a**b
+
+
+OPERATORS = {**DEFAULT_OPERATORS, ast.Pow: _power}
+
+# What a `when` may be built of: comparisons, arithmetic, and/or/not, literals, fields, `x if c else y`,
+# `in`, subscripts, and calls of FUNCTIONS by name. No lambdas, no `:=`, no comprehensions, no methods.
+_ALLOWED = (
+    ast.Module, ast.Expr, ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp,
+    ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.Subscript,
+    ast.Slice, ast.Load, ast.boolop, ast.operator, ast.unaryop, ast.cmpop,
+)  # fmt: skip
+
+
+def _refused(tree: ast.AST) -> str | None:
+    """What in a parsed `when` a rule may not use, or None."""
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            return f"{type(node).__name__} is not available in a rule"
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+            return f"only {', '.join(FUNCTIONS)} can be called in a rule"
+        if isinstance(node, ast.Attribute) and not isinstance(node.value, ast.Name | ast.Attribute):
+            return f"`.{node.attr}` of a value: only fields have dotted names in a rule"
+    return None
+
+
+def _evaluator() -> EvalWithCompoundTypes:
+    return EvalWithCompoundTypes(functions=dict(FUNCTIONS), operators=OPERATORS)  # it adds to the dict
+
+
+TEMPLATE = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -63,11 +107,13 @@ def referenced(tree: ast.AST) -> list[str]:
 
 def compile_when(text: str) -> tuple[ast.Expression, tuple[str, ...]]:
     """Parse a ``when`` expression and check every field it reads exists; RuleError otherwise."""
-    evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
     try:
-        tree = evaluator.parse(text)
+        tree = _evaluator().parse(text)
     except SyntaxError as exc:
         raise RuleError(f"`when` is not an expression: {exc.msg} (at column {exc.offset})", "when") from None
+    refused = _refused(tree)
+    if refused:
+        raise RuleError(f"`when`: {refused}", "when")
     fields = tuple(referenced(tree))
     unknown = [f for f in fields if not known(f)]
     if unknown:
@@ -143,7 +189,7 @@ class Rule:
                 return "?"
             return f"{v:g}" if isinstance(v, float) else str(v)
 
-        return _TEMPLATE.sub(value, template)
+        return TEMPLATE.sub(value, template)
 
     def _evaluate(self, data: Mapping[str, Any]) -> Any:
         """The expression's value on ``data``, by this thread's evaluator (building one costs 4× an
@@ -151,7 +197,7 @@ class Rule:
         local = self._local
         evaluator = getattr(local, "evaluator", None)
         if evaluator is None:
-            evaluator = local.evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
+            evaluator = local.evaluator = _evaluator()
         evaluator.names = data
         try:
             return evaluator.eval("", previously_parsed=self.tree)

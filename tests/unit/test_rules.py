@@ -471,3 +471,55 @@ def test_stale_threshold_precedence(
 
 def test_the_built_ins_alone_are_the_default_catalogue(tmp_path: Path) -> None:
     assert parse_config("", str(tmp_path / "c.yaml")).catalogue.detectors == BUILTIN
+
+
+# -- found in review ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "said"),
+    [
+        ("(lambda: 1)() and facts.load_1m > 0", "can be called in a rule"),
+        ("(x := facts.load_1m) > 0", "NamedExpr is not available"),
+        ("'x'.ljust(10**9) and facts.load_1m > 0", "can be called in a rule"),
+        ("[g for g in groups] and facts.load_1m > 0", "ListComp is not available"),
+    ],
+)
+def test_what_a_rule_cannot_run_is_refused_when_it_is_loaded(tmp_path: Path, when: str, said: str) -> None:
+    # These loaded, then failed on every host, every pass (or built a 1 GB string inside the pass).
+    cat = load_catalogue([write(tmp_path, f'- name: odd\n  when: "{when}"\n')])
+    assert not cat.rules and said in cat.problems[0] and "rules.yaml:2" in cat.problems[0], cat.problems
+
+
+def test_a_huge_power_is_refused_at_once_on_the_host_not_computed_for_half_a_minute(tmp_path: Path) -> None:
+    obs = captured("peek_healthy_running.json")
+    cat = load_catalogue(
+        [write(tmp_path, "- name: slow_pow\n  when: facts.load_1m >= 0 and 4000000**4000000 > 1\n")]
+    )
+    found = detect(obs, Thresholds(), obs.at, cat.detectors)
+    assert not by_rules(found) and "slow_pow" not in found.evaluated
+    assert found.problems and "too large for a rule" in found.problems[0].message
+    assert found.problems[0].kind != "slow"
+
+
+def test_a_key_given_twice_an_unknown_placeholder_and_a_file_read_twice_are_told(tmp_path: Path) -> None:
+    twice = write(
+        tmp_path, "- name: twice\n  when: facts.load_1m > 1\n  when: facts.load_1m > 400\n", "t.yaml"
+    )
+    typo = write(
+        tmp_path, '- name: typo\n  when: facts.load_1m > 1\n  message: "load {facts.lod_1m}"\n', "p.yaml"
+    )
+    cat = load_catalogue([twice, typo, tmp_path / "t.yaml"])
+    assert not cat.rules
+    assert any("t.yaml:2: rule twice: `when` is given twice" in p for p in cat.problems), cat.problems
+    assert any("p.yaml:3: rule typo: `message` names unknown field {facts.lod_1m}" in p for p in cat.problems)
+    assert len(cat.problems) == 2, "t.yaml named twice is read once, not a clash with itself"
+
+
+def test_damping_for_a_rule_sets_only_what_it_names(tmp_path: Path) -> None:
+    text = "- name: load_high\n  when: facts.load_1m > 4\n  for: 10m\n  clear: 2 polls\n"
+    config = parse_config(
+        f"rules: [{write(tmp_path, text)}]\ndamping:\n  load_high: {{clear: 3}}\n", str(tmp_path / "c.yaml")
+    )
+    damping = config.passes.policy.damping_for("load_high")
+    assert (damping.for_s, damping.clear_polls) == (600.0, 3), "clear from the config, for: 10m from the rule"
