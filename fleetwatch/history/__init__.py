@@ -35,6 +35,10 @@ def has_history(store: Store, host: str) -> bool:
     return row is not None
 
 
+ETA_HORIZON_S = 366 * 86400.0
+"""A disk that would be full later than this is shown as not filling."""
+
+
 def disk_full_eta(store: Store, host: str, now: float, window_s: float = ETA_WINDOW_S) -> float | None:
     """When the host's log filesystem will be full at its recent fill rate (least squares over
     ``window_s``), or None when it is flat, shrinking or not known."""
@@ -44,4 +48,5 @@ def disk_full_eta(store: Store, host: str, now: float, window_s: float = ETA_WIN
     slope = fill_rate(points)
     if slope is None or slope <= 0:
         return None
-    return now + (100.0 - points[-1][1]) / slope
+    eta = now + (100.0 - points[-1][1]) / slope
+    return eta if eta - now <= ETA_HORIZON_S else None  # years away is "not filling", not a date

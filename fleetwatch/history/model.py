@@ -160,6 +160,10 @@ def usage_of(host: str, snap: Snapshot) -> list[Usage]:
     return out
 
 
+MIN_RAW_S = 6 * 3600.0
+MIN_USAGE_S = 2 * 86400.0
+
+
 @dataclass(frozen=True)
 class HistorySettings:
     """How long history is kept at each resolution, and the operator's day (config ``history:``)."""
@@ -180,6 +184,12 @@ class HistorySettings:
         ok = all(math.isfinite(v) and v > 0 for v in spans) and self.raw <= self.five_minutes <= self.hourly
         if not ok:
             raise ValueError("history: keep 0 s < raw ≤ five_minutes ≤ hourly, and usage more than 0 s")
+        # The history detectors read hours of raw samples, and today's and the last 24 h's spend come from
+        # the per-round records: shorter would make them quietly wrong, not smaller.
+        if self.raw < MIN_RAW_S:
+            raise ValueError(f"history.raw: keep at least {MIN_RAW_S / 3600:.0f} h (detectors read hours)")
+        if self.usage < MIN_USAGE_S:
+            raise ValueError(f"history.usage: keep at least {MIN_USAGE_S / 86400:.0f} d (today's spend)")
         if self.timezone is not None:
             try:
                 zoneinfo.ZoneInfo(self.timezone)
@@ -261,10 +271,14 @@ def fill_rate(points: Sequence[tuple[float, float]]) -> float | None:
     """Least-squares slope (units per second) of (time, value) points; None when there are too few."""
     if len(points) < 2:
         return None
-    n = len(points)
-    mean_t = sum(t for t, _ in points) / n
-    mean_v = sum(v for _, v in points) / n
-    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    # Relative to the first point: epoch seconds and their mean lose the digits a slope needs, and a flat
+    # series must come out exactly flat (it gave 1e-20 %/s, "full in 10^21 days").
+    t0, v0 = points[0]
+    rel = [(t - t0, v - v0) for t, v in points]
+    n = len(rel)
+    mean_t = sum(t for t, _ in rel) / n
+    mean_v = sum(v for _, v in rel) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in rel)
     if spread == 0:
         return None
-    return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread
+    return sum((t - mean_t) * (v - mean_v) for t, v in rel) / spread

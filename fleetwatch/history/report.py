@@ -79,30 +79,51 @@ def load_report(conn: sqlite3.Connection, hosts: Sequence[str], since: float, un
             (int(since), int(until)),
         )
     }
-    usage = {
-        r[0]: (int(r[1]), int(r[2]), float(r[3]))
-        for r in conn.execute(
+    # Whole hours from the hourly totals; the part of an hour the period starts in from the per-round
+    # records (kept for days), so `--since 1h` at hh:30 does not count the rounds of hh-1:00 to hh-1:30.
+    first_hour = -(-since // 3600) * 3600
+    usage: dict[str, tuple[int, int, float]] = {}
+    for query, bounds in (
+        (
             "SELECT host, SUM(rounds), SUM(successes), SUM(cost_usd) FROM usage_hourly"
             " WHERE hour >= ? AND hour < ? GROUP BY host",
-            (since // 3600 * 3600, until),
-        )
-    }
+            (first_hour, until),
+        ),
+        (
+            "SELECT host, COUNT(*), SUM(success), SUM(cost_usd) FROM usage"
+            " WHERE ts >= ? AND ts < ? GROUP BY host",
+            (since, min(first_hour, until)),
+        ),
+    ):
+        for host, rounds, ok, spend in conn.execute(query, bounds):
+            before = usage.get(host, (0, 0, 0.0))
+            usage[host] = (before[0] + int(rounds), before[1] + int(ok or 0), before[2] + float(spend or 0.0))
     alerts: dict[tuple[str, str], list[float]] = {}  # (host, detector) -> [opened, seconds open]
+    # Time open counts from the opening, not from when the condition was first seen (a `for: 10m`
+    # alert resolved 2 minutes after it opened was open 2 minutes): each resolution is matched with the
+    # latest opening before it, which may be older than the period.
+    opened_at: dict[tuple[str, str], float] = {}
     rows = conn.execute(
-        "SELECT host, detector, change, at, started_at FROM transitions WHERE at >= ? AND at < ?"
-        " AND change IN ('opened', 'resolved')",
-        (since, until),
+        "SELECT host, detector, change, at, started_at FROM transitions WHERE at < ?"
+        " AND change IN ('opened', 'resolved') ORDER BY at",
+        (until,),
     )
     for host, detector, change, at, started in rows:
-        tally = alerts.setdefault((host, detector), [0, 0.0])
+        key = (host, detector)
         if change == "opened":
-            tally[0] += 1
+            opened_at[key] = at
+            if at >= since:
+                alerts.setdefault(key, [0, 0.0])[0] += 1
+        elif at >= since:
+            began = opened_at.pop(key, started)
+            alerts.setdefault(key, [0, 0.0])[1] += at - max(began, since)
         else:
-            tally[1] += at - max(started, since)
+            opened_at.pop(key, None)
     for host, detector, started in conn.execute(
         "SELECT host, detector, started_at FROM episodes WHERE opened = 1 AND started_at < ?", (until,)
     ):
-        alerts.setdefault((host, detector), [0, 0.0])[1] += until - max(started, since)
+        began = opened_at.get((host, detector), started)
+        alerts.setdefault((host, detector), [0, 0.0])[1] += until - max(began, since)
     out = []
     for host in hosts:
         n, up = polls.get(host, (0, 0))

@@ -85,7 +85,9 @@ def data_of(obs: Observation, groups: tuple[str, ...]) -> dict[str, Any]:
     if failure is not None:
         poll["stage"] = str(failure.stage)
     data["poll"] = poll
-    if snap is None:
+    if snap is None:  # an unreachable host still has its history (flapping, returns, spend so far)
+        if obs.history is not None:
+            data["history"] = _history(obs, None)
         return data
     if snap.peek is not None:
         data.update(
@@ -132,25 +134,30 @@ def data_of(obs: Observation, groups: tuple[str, ...]) -> dict[str, Any]:
             "duration_s": ms / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool) else None,
         }
         data["usage"] = {k: v for k, v in usage.items() if v is not None}
-    history = obs.history
-    if history is not None:
-        s = history.spend
-        h: dict[str, Any] = {
-            "spend_usd_today": s.today_usd,
-            "spend_usd_1h": s.last_hour_usd,
-            "spend_usd_24h": s.last_day_usd,
-            "rounds_completed_1h": s.rounds_last_hour,
-            "rounds_completed_24h": s.rounds_last_day,
-            "returns_1h": history.returns_last_hour,
-            "polls_1h": history.polls_last_hour,
-        }
-        if history.disk is not None and history.disk.slope_per_s is not None:
-            h["disk_used_pct_per_h"] = history.disk.slope_per_s * 3600
-        now_pct = data["facts"].get("disk_used_pct") if "facts" in data else None
-        if history.disk_hour_ago is not None and now_pct is not None:
-            h["disk_used_pct_delta_1h"] = now_pct - history.disk_hour_ago
-        data["history"] = h
+    if obs.history is not None:
+        data["history"] = _history(obs, data["facts"].get("disk_used_pct"))
     return data
+
+
+def _history(obs: Observation, disk_now: float | None) -> dict[str, Any]:
+    """``history.*`` from the host's summary (``disk_now``: this poll's disk %, None when not answered)."""
+    history = obs.history
+    assert history is not None
+    s = history.spend
+    h: dict[str, Any] = {
+        "spend_usd_today": s.today_usd,
+        "spend_usd_1h": s.last_hour_usd,
+        "spend_usd_24h": s.last_day_usd,
+        "rounds_completed_1h": s.rounds_last_hour,
+        "rounds_completed_24h": s.rounds_last_day,
+        "returns_1h": history.returns_last_hour,
+        "polls_1h": history.polls_last_hour,
+    }
+    if history.disk is not None and history.disk.slope_per_s is not None:
+        h["disk_used_pct_per_h"] = history.disk.slope_per_s * 3600
+    if history.disk_hour_ago is not None and disk_now is not None:
+        h["disk_used_pct_delta_1h"] = disk_now - history.disk_hour_ago
+    return h
 
 
 def lookup(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:

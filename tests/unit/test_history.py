@@ -44,25 +44,25 @@ def test_a_sample_keeps_every_value_and_reads_back_in_its_units(store: Store) ->
 
 
 def test_samples_roll_up_into_5_minute_then_hourly_buckets_and_expire(store: Store) -> None:
-    keep = HistorySettings(raw=2 * 3600, five_minutes=6 * 3600, hourly=24 * 3600, timezone="UTC")
-    start = NOW - 30 * 3600  # 30 h of one sample a minute, rolled up every hour as the pass does
-    for minute in range(30 * 60):
+    keep = HistorySettings(raw=6 * 3600, five_minutes=12 * 3600, hourly=48 * 3600, timezone="UTC")
+    start = NOW - 60 * 3600  # 60 h of one sample a minute, rolled up every hour as the pass does
+    for minute in range(60 * 60):
         t = start + 60 * minute
         up = minute % 10 != 0  # one poll in ten fails
         record_samples(store.connection, [at("pi1", t, disk=10.0 + minute / 100, reachable=up)])
         if minute % 60 == 59:
             roll_up(store.connection, t, keep)
     tiers = dict(store.connection.execute("SELECT res, COUNT(*) FROM samples GROUP BY res").fetchall())
-    assert 120 <= tiers[0] <= 180  # the last 2 h raw (plus up to an hour not yet folded)
-    assert 48 <= tiers[300] <= 60  # 4 more hours as 5-minute buckets
-    assert 17 <= tiers[3600] <= 19  # hourly back to the 24 h keep, older ones dropped
-    assert store.connection.execute("SELECT MIN(at) FROM samples").fetchone()[0] >= NOW - 25 * 3600
-    hourly = series(store, "pi1", "reachable", NOW - 30 * 3600, NOW - 7.5 * 3600)  # the hourly tier
+    assert 360 <= tiers[0] <= 420  # the last 6 h raw (plus up to an hour not yet folded)
+    assert 72 <= tiers[300] <= 84  # 6 more hours as 5-minute buckets
+    assert 35 <= tiers[3600] <= 37  # hourly back to the 48 h keep, older ones dropped
+    assert store.connection.execute("SELECT MIN(at) FROM samples").fetchone()[0] >= NOW - 49 * 3600
+    hourly = series(store, "pi1", "reachable", NOW - 60 * 3600, NOW - 13.5 * 3600)  # the hourly tier
     assert all(abs(v - 0.9) < 1e-9 for _, v in hourly)  # the share of answered polls survives the folding
     [(t, disk)] = [
-        p for p in series(store, "pi1", "disk_used_pct", NOW - 24 * 3600, NOW) if p[0] == hourly[0][0]
+        p for p in series(store, "pi1", "disk_used_pct", NOW - 48 * 3600, NOW) if p[0] == hourly[0][0]
     ]
-    minutes = [m for m in range(30 * 60) if start + 60 * m >= t and start + 60 * m < t + 3600 and m % 10]
+    minutes = [m for m in range(60 * 60) if start + 60 * m >= t and start + 60 * m < t + 3600 and m % 10]
     assert disk == pytest.approx(sum(10.0 + m / 100 for m in minutes) / len(minutes), abs=0.01)
 
 
@@ -194,3 +194,33 @@ def test_the_recent_history_summary_is_what_the_detectors_need(store: Store) -> 
     record_samples(store.connection, [at("pi3", NOW - 60 * m, disk=50.0) for m in range(40, -1, -1)])
     young = host_histories(store.connection, {"pi3": 3600.0}, NOW, UTC)["pi3"]
     assert young.disk_hour_ago is None, "40 minutes of history is not an hour ago"
+
+
+# -- found in review ------------------------------------------------------------------------------------
+
+
+def test_time_open_counts_from_the_opening_and_a_period_starting_mid_hour_counts_only_its_rounds(
+    store: Store,
+) -> None:
+    conn = store.connection
+    # `for: 10m`: first seen at -30 min, opened at -20 min, resolved at -18 min: open 2 minutes, not 12.
+    ep = Episode("pi1", "load_high", Severity.WARNING, "m", "h", {}, NOW - 1800, NOW - 1200)
+    with store.transaction():
+        store.add_transitions(
+            [Transition(Change.OPENED, ep, NOW - 1200), Transition(Change.RESOLVED, ep, NOW - 1080)]
+        )
+    hour = NOW // 3600 * 3600
+    _usage(store, "pi1", [(hour - 4800, 5.0, True), (hour - 600, 1.0, True)])  # before and inside the period
+    [pi1] = load_report(conn, ["pi1"], hour - 1800, NOW).hosts
+    [alert] = pi1.alerts
+    assert (alert.opened, alert.open_s) == (1, 120.0)
+    assert (pi1.rounds, pi1.spend_usd) == (1, pytest.approx(1.0)), "the round 80 min before is not counted"
+
+
+def test_a_flat_disk_has_no_full_date_and_short_retention_is_refused() -> None:
+    flat = [(1_800_000_000.0 + 20 * i, 41.3) for i in range(50)]
+    assert fill_rate(flat) == 0.0  # it came out as 1e-20 %/s: "full in 6.8e21 days"
+    with pytest.raises(ValueError, match=r"history\.usage: keep at least 2 d"):
+        HistorySettings(usage=3600)
+    with pytest.raises(ValueError, match=r"history\.raw: keep at least 6 h"):
+        HistorySettings(raw=1, five_minutes=2, hourly=3)

@@ -21,8 +21,8 @@ from fleetwatch.detect import BUILTIN, detect
 from fleetwatch.detect.base import Context
 from fleetwatch.detect.rounds import stale_threshold
 from fleetwatch.episodes import Change, advance
-from fleetwatch.errors import ConfigError
-from fleetwatch.findings import Observation, Severity
+from fleetwatch.errors import ConfigError, Stage
+from fleetwatch.findings import Observation, PollFailure, Severity
 from fleetwatch.history.model import HostHistory, Spend, Trend
 from fleetwatch.pipeline import settle
 from fleetwatch.probe.parse import parse_gather
@@ -218,6 +218,11 @@ def test_history_fields_come_from_the_hosts_summary(tmp_path: Path) -> None:
         (),
     )
     assert [f.detector for f in by_rules(found)] == ["filling"]
+    # An unreachable host keeps its history (it was "not evaluated" for `history.*`): only disk delta,
+    # which needs this poll's disk, is missing.
+    failed = Observation("pi", base.at, None, PollFailure(Stage.CONNECT, "refused"), history=history)
+    assert data_of(failed, ())["history"]["polls_1h"] == 60
+    assert "disk_used_pct_delta_1h" not in data_of(failed, ())["history"]
 
 
 def test_hosts_and_groups_scope_a_rule_even_where_its_condition_holds(tmp_path: Path) -> None:
