@@ -10,6 +10,7 @@ never "OK by absence of alerts".
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -117,6 +118,13 @@ class HostStatus:
         """Whether the row's values come from the latest poll and that poll is recent (otherwise they
         are the last good ones, and every view must say so)."""
         return self.poll is not None and not self.poll.failed_last and not self.stale
+
+    def why_at(self, now: float) -> str:
+        """``why`` as it reads at ``now`` (a view that stays open: "polled 40 s ago", not the 0 s it said
+        when the status was read); the state and staleness stay the status's own."""
+        if self.poll is None or self.why.startswith("not polled"):
+            return self.why
+        return _state(self.poll, self.alerts, now, -1.0 if self.stale else math.inf)[1]
 
     @property
     def live_severity(self) -> Severity | None:

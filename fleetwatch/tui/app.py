@@ -225,6 +225,8 @@ class FleetwatchApp(App[int]):
         screen = self.screen
         if isinstance(screen, FleetScreen):
             screen.refresh_view(summary_only=not self.state.polling)
+        elif isinstance(screen, HostScreen):
+            screen.refresh_view()  # its ages ("polled 40 s ago", alerts' "for 3 min") move on too
 
     def _refresh_views(self) -> None:
         """Re-render what is visible: the top screen, and what a dialog leaves visible beneath it."""

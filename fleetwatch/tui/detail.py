@@ -40,9 +40,10 @@ def ago(ts: float | None, now: float) -> str:
     return "never" if ts is None else f"{human_duration(max(0.0, now - ts))} ago"
 
 
-def header(h: HostStatus, where: str | None) -> Text:
-    """``pi3  CRIT  polled 12 s ago  · lab,attic · pi@10.0.0.3:22``."""
-    text = Text.assemble((h.alias, "bold"), "  ", (f" {h.state} ", STATE_STYLES[h.state]), "  ", h.why)
+def header(h: HostStatus, where: str | None, now: float) -> Text:
+    """``pi3  CRIT  polled 12 s ago  · lab,attic · pi@10.0.0.3:22`` (the age at ``now``)."""
+    why = h.why_at(now)
+    text = Text.assemble((h.alias, "bold"), "  ", (f" {h.state} ", STATE_STYLES[h.state]), "  ", why)
     extra = [",".join(h.groups)] if h.groups else []
     if where:
         extra.append(where)

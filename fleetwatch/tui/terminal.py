@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,29 @@ from typing import Any
 from textual.app import App, SuspendNotSupported
 
 from fleetwatch import paths
+
+
+async def _enter_pressed(said: str) -> None:
+    """On a terminal, wait for Enter (the user reads what the command printed before the screen comes
+    back).  The read is in a daemon thread: closing the TUI meanwhile does not wait for it."""
+    if not (sys.stdin is not None and sys.stdin.isatty()):
+        return
+    loop = asyncio.get_running_loop()
+    pressed: asyncio.Future[None] = loop.create_future()
+
+    def done() -> None:
+        if not pressed.done():
+            pressed.set_result(None)
+
+    def read() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdin.readline()
+        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+            loop.call_soon_threadsafe(done)
+
+    print(f"\n{said}: press Enter to return to fleetwatch", file=sys.stderr, flush=True)
+    threading.Thread(target=read, daemon=True, name="enter").start()
+    await pressed
 
 
 def ssh_argv(alias: str, ssh_config: Path) -> list[str]:
@@ -72,6 +97,8 @@ async def run_suspended(app: App[Any], argv: Sequence[str]) -> Ended:
                     with _interrupts_for_child():
                         process = await asyncio.create_subprocess_exec(*argv)
                         status = await process.wait()
+                        if status != 0:  # ssh's own words ("Connection refused") are on the screen: let
+                            await _enter_pressed(f"{argv[0]} exited {status}")  # them be read first
                 except FileNotFoundError:
                     error = f"{argv[0]} not found on PATH"
                 except OSError as exc:

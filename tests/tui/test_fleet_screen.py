@@ -90,6 +90,23 @@ def test_sorting_by_a_column_keeps_the_cursor_on_the_selected_host(tmp_path: Pat
     assert view == {"sort": "host", "reverse": False, "query": ""}
 
 
+def test_a_resize_that_drops_columns_keeps_the_cursor_where_the_user_moved_it(tmp_path: Path) -> None:
+    # It went back to the row the last update had left it on: `a`, `e`, `y` then acted on another host.
+    async def body(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, FleetwatchApp)
+        await first_pass(pilot)
+        table = fleet_screen(app).table
+        await pilot.press("down", "down", "down", "down")
+        assert table.selected == "demo-healthy"
+        wide = table.column_keys
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: table.column_keys != wide, what="columns dropped")
+        assert table.selected == "demo-healthy"
+
+    pilot_run(live_app(tmp_path), body)
+
+
 def test_enter_drills_into_the_host_with_its_alert_evidence_facts_and_events(tmp_path: Path) -> None:
     async def body(pilot: Pilot[int]) -> None:
         app = pilot.app

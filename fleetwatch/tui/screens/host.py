@@ -115,7 +115,7 @@ class HostScreen(Screen[None]):
             self.query_one("#host-header", Static).update(Text(f"{self.alias}: not in the status (yet)"))
             return
         where = state.info.where.get(self.alias) if state.info else None
-        self.query_one("#host-header", Static).update(detail.header(h, where))
+        self.query_one("#host-header", Static).update(detail.header(h, where, now))
         self.query_one("#host-alerts", Static).update(detail.alerts_section(h, snapshot, now))
         self.query_one("#host-facts", Static).update(detail.facts_section(h, now))
         self.query_one("#host-events", Static).update(detail.events_section(snapshot, now))

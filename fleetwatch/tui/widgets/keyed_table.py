@@ -44,6 +44,7 @@ class KeyedTable(DataTable[Text]):
         widths = tuple(c[2] for c in columns)
         if keys == self._keys and widths == self._widths:
             return False
+        self._kept = self.selected or self._kept  # where the user is now, not where the last update left it
         self.clear(columns=True)
         for key, label, width in columns:
             self.add_column(label, width=width, key=key)
