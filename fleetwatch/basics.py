@@ -107,8 +107,12 @@ def positive(value: float) -> bool:
 
 
 def iso(ts: float, *, sep: str = "T", ms: bool = False) -> str:
-    """UTC ISO-8601: ``2026-11-21T10:50:43Z`` (``sep=" "`` for prose, ``ms`` for audit records)."""
-    moment = datetime.fromtimestamp(ts, UTC)
+    """UTC ISO-8601: ``2026-11-21T10:50:43Z`` (``sep=" "`` for prose, ``ms`` for audit records); a time no
+    calendar holds (a stored year-9999 silence) is clamped to the calendar's ends rather than raising."""
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        moment = datetime.max.replace(tzinfo=UTC) if ts > 0 else datetime.min.replace(tzinfo=UTC)
     text = moment.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
     if ms:
         text += f".{moment.microsecond // 1000:03d}"

@@ -20,6 +20,7 @@ import math
 import os
 import types
 import typing
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,12 @@ class Config:
     """The detectors this run uses: the built-ins and the rules that loaded (set when the file is read)."""
 
     def __post_init__(self) -> None:
+        if self.heartbeat_url is not None:
+            parts = urllib.parse.urlsplit(self.heartbeat_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    "heartbeat_url must be an http:// or https:// URL (a healthchecks-style ping URL)"
+                )
         if self.metrics_listen is not None:
             try:
                 host_port(self.metrics_listen)

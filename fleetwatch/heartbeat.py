@@ -51,8 +51,8 @@ def redact_url(url: str) -> str:
 
 def ping(url: str, timeout: float = 10.0) -> None:
     """GET ``url``; ``NotifyError`` (secret-free) when it does not answer 2xx."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"fleetwatch/{__version__}"})
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": f"fleetwatch/{__version__}"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
     except urllib.error.HTTPError as exc:

@@ -54,7 +54,7 @@ def parse_duration(text: str) -> float:
     """Seconds in ``2h``, ``30m``, ``1d``, ``90s``, ``1h30m`` or ``1.5h``: a unit is required here."""
     compact = text.strip().lower().replace(" ", "")
     try:
-        if not compact or compact.replace(".", "", 1).isdigit():  # `--for 90`: minutes? seconds? say so
+        if not compact or _bare_number(compact):  # `--for 90` or `1e3`: minutes? seconds? say so
             raise ValueError(compact)
         seconds = plain_duration(compact)
     except ValueError:
@@ -63,7 +63,23 @@ def parse_duration(text: str) -> float:
         ) from None
     if seconds <= 0:
         raise ConfigError(f"duration {text!r} is zero: silence for at least a second")
+    if seconds > MAX_SILENCE_S:
+        raise ConfigError(
+            f"duration {text!r} is more than a year: silence for 366d at most (or disable the host)"
+        )
     return seconds
+
+
+MAX_SILENCE_S = 366 * 86400.0
+"""The longest silence (a longer one is a host to disable in the inventory, not to mute)."""
+
+
+def _bare_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_target(text: str, known_detectors: Collection[str] = ()) -> tuple[str, str | None]:

@@ -180,10 +180,11 @@ class FleetStatus:
 
     @property
     def blind(self) -> bool:
-        """This status cannot vouch for the fleet: the watcher is offline, no watched host was seen, or
-        the pass ended at its deadline with hosts pending."""
+        """This status cannot vouch for the fleet: the watcher is offline, no watched host was seen (none
+        is watched at all: every one disabled, or none selected), or the pass ended at its deadline with
+        hosts pending."""
         seen = any(h.state in _SEEN for h in self.watched)
-        return self.watcher_offline or bool(self.pending) or (bool(self.watched) and not seen)
+        return self.watcher_offline or bool(self.pending) or not seen
 
     @property
     def code(self) -> ExitCode:

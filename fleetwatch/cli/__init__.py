@@ -51,7 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     try:
         return int(COMMANDS[args.command](args))
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (cli.output.run): an orderly end
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (cli.output.run): an orderly end
+        if args.command == "check" or getattr(args, "once", False):
+            # A one-shot judgement that did not finish saw nothing: never OK to whoever reads its status.
+            if args.command == "check":
+                out(["FLEETWATCH UNKNOWN - interrupted before the pass finished"])
+            diag("interrupted before the pass finished: nothing was judged")
+            return int(ExitCode.UNKNOWN)
         return int(ExitCode.OK)
     except FleetwatchError as exc:
         if args.command == "check":  # a monitoring engine shows stdout: say UNKNOWN there, and why

@@ -155,3 +155,8 @@ def open_store(args: argparse.Namespace) -> Store:
     for note in store.notes:
         diag(note)
     return store
+
+
+def no_hosts(fleet: Fleet) -> str:
+    """What to say when nothing is selected to poll."""
+    return f"no hosts to poll (none in {fleet.ssh_config}, or none selected); see `fleetwatch hosts`"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from fleetwatch import paths
 from fleetwatch.cli.output import diag, ending_signals
-from fleetwatch.cli.settings import effective_config, selected_fleet
+from fleetwatch.cli.settings import effective_config, no_hosts, selected_fleet
 from fleetwatch.config import Config
 from fleetwatch.inventory.fleet import Fleet
 from fleetwatch.status import ExitCode
@@ -52,7 +52,7 @@ def cmd_tui(args: argparse.Namespace) -> ExitCode:
     config = effective_config(args)
     fleet = selected_fleet(args, config)
     if not fleet.hosts and not fleet.unresolved:
-        diag(f"no hosts to poll (none in {fleet.ssh_config}, or none selected); see `fleetwatch hosts`")
+        diag(no_hosts(fleet))
         return ExitCode.UNKNOWN
     state_dir = paths.state_dir(args.state_dir)
     Store.open(state_dir).close()  # fail here, with one line, if it cannot be opened

@@ -17,7 +17,7 @@ from fleetwatch.cli.render import (
     open_lines,
     transition_lines,
 )
-from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
+from fleetwatch.cli.settings import effective_config, no_hosts, open_store, selected_fleet
 from fleetwatch.cli.stream import Stamp, colour_wanted, pass_line, start_line
 from fleetwatch.config import Config
 from fleetwatch.episodes import Change
@@ -120,7 +120,7 @@ def _open(
     args: argparse.Namespace, config: Config, fleet: Fleet, keep_open: bool, interval: float = WATCH_INTERVAL
 ) -> Watcher:
     if not fleet.hosts and not fleet.unresolved:
-        raise SystemExit(_no_hosts(fleet))
+        raise ConfigError(no_hosts(fleet))  # check prints it as its UNKNOWN status line too
     store = open_store(args)
     deadline = CHECK_DEADLINE if interval == CHECK_INTERVAL else None
     return Watcher(
@@ -132,11 +132,6 @@ def _open(
         default_deadline=deadline,
         emit=_diagnose,
     )
-
-
-def _no_hosts(fleet: Fleet) -> int:
-    diag(f"no hosts to poll (none in {fleet.ssh_config}, or none selected); see `fleetwatch hosts`")
-    return int(ExitCode.UNKNOWN)
 
 
 def cmd_watch(args: argparse.Namespace) -> ExitCode:

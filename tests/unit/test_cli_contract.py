@@ -211,3 +211,84 @@ def test_the_demo_removes_its_private_key_and_temp_dir_when_ended_by_a_signal(en
             proc.kill()
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert not workdir.exists(), "the demo's private key outlived it"
+
+
+# -- found in review ----------------------------------------------------------------------------------------
+
+
+def test_a_heartbeat_url_that_is_not_http_is_a_config_error_not_a_traceback(
+    tmp_path: Path, ssh_config: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("heartbeat_url: notaurl\n")
+    for argv, env in (
+        (("--config", str(config)), {}),
+        ((), {"FLEETWATCH_HEARTBEAT_URL": "notaurl", "XDG_CONFIG_HOME": str(tmp_path / "none")}),
+    ):
+        result = fleetwatch(*argv, "check", "--ssh-config", str(ssh_config), env=env)
+        assert result.returncode == 3 and "Traceback" not in result.stderr, result
+        assert "heartbeat_url must be an http:// or https:// URL" in result.stdout
+
+
+def test_silences_past_a_year_or_without_a_unit_are_refused_before_anything_is_stored(
+    tmp_path: Path, ssh_config: Path
+) -> None:
+    state = str(tmp_path / "s")
+    for length in ("1e308", "99999999d", "1e3"):
+        result = fleetwatch(
+            "silence", "pi1", "--for", length, "--ssh-config", str(ssh_config), "--state-dir", state
+        )
+        assert result.returncode == 3 and "Traceback" not in result.stderr, result
+    assert fleetwatch("silences", "--state-dir", state).stdout == "no silences or acks in force\n"
+
+
+def test_check_with_nothing_to_poll_says_unknown_on_its_status_line(tmp_path: Path) -> None:
+    empty = tmp_path / "ssh_config"
+    empty.write_text("")
+    result = fleetwatch("check", "--ssh-config", str(empty), "--state-dir", str(tmp_path / "s"))
+    assert result.returncode == 3 and result.stdout.startswith("FLEETWATCH UNKNOWN - no hosts to poll"), (
+        result
+    )
+
+
+@pytest.mark.parametrize("command", [("check",), ("--once",)])
+def test_a_one_shot_pass_ended_by_sigterm_is_unknown_never_ok(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # A systemd stop or a wrapper's timeout in the middle of `check` read as OK: it had seen nothing.
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts, never speaks: the pass hangs on it
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host hung\n    HostName 127.0.0.1\n    Port {listener.getsockname()[1]}\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleetwatch",
+            *command,
+            "--ssh-config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        listener.close()
+    assert proc.returncode == 3 and "Traceback" not in err, (out, err)
+    assert "interrupted before the pass finished" in err
+    if command == ("check",):
+        assert out.startswith("FLEETWATCH UNKNOWN - interrupted before the pass finished")

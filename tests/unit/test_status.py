@@ -127,8 +127,13 @@ def test_a_muted_alert_shows_its_state_but_does_not_count_in_the_exit_code() -> 
 
 def test_a_disabled_host_is_shown_but_not_judged() -> None:
     status = fleet([], hosts=[HostEntry("pi1", enabled=False)])
-    assert status.hosts[0].state is HostState.NEVER_POLLED and status.code is ExitCode.OK
+    assert status.hosts[0].state is HostState.NEVER_POLLED and status.hosts[0].code is ExitCode.UNKNOWN
     assert status.watched == ()
+    # Not judged: it adds nothing to the exit code.  But a fleet where nothing at all is watched cannot
+    # vouch for anything: UNKNOWN, never OK (it was OK, as `status` on an empty fleet was).
+    assert status.blind and status.code is ExitCode.UNKNOWN
+    with_one = fleet([ok_poll("pi2")], hosts=[HostEntry("pi1", enabled=False), HostEntry("pi2")])
+    assert with_one.code is ExitCode.OK
 
 
 def test_the_watcher_offline_makes_the_status_blind_unknown_unless_something_is_critical() -> None:
