@@ -1,3 +1,3 @@
 """fleetwatch: an agentless fleet monitor for agent-runner hosts over SSH."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

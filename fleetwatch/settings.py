@@ -19,6 +19,8 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 """Cap on what one host's command may print (stdout and stderr together); a poll's output is ~100 KiB."""
 MIN_MAX_OUTPUT_BYTES = 64 * 1024
+MIN_INTERVAL_S = 1.0
+"""The shortest time between passes."""
 WATCH_INTERVAL = Duration(60)
 """Time between passes in watch mode unless configured."""
 CHECK_INTERVAL = Duration(300)
@@ -118,7 +120,12 @@ class PassSettings:
             f"got {self.max_output_bytes}",
         )
         if self.interval is not None:
-            require(positive(self.interval), f"interval must be more than 0 s, got {self.interval:g}")
+            # Below a second passes run back to back: every one looks like the end of a laptop sleep,
+            # failure clocks restart and remote_giveup can never fire.
+            require(
+                positive(self.interval) and self.interval >= MIN_INTERVAL_S,
+                f"interval must be at least {MIN_INTERVAL_S:g} s, got {self.interval:g}",
+            )
         if self.deadline is not None:
             require(positive(self.deadline), f"deadline must be more than 0 s, got {self.deadline:g}")
 

@@ -44,7 +44,7 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
     for name in names:
         if name not in known:
             raise ConfigError(f"--metric: unknown metric {name!r} (known: {', '.join(known)})")
-    store = open_store(args)
+    store = open_store(args, reading=True)
     try:
         if not history.has_history(store, args.alias):
             raise ConfigError(
@@ -69,7 +69,7 @@ def cmd_report(args: argparse.Namespace) -> ExitCode:
     fleet = selected_fleet(args, config, listing=True, resolve=False)
     until = time.time()
     since = until - _since(args.since, "--since")
-    store = open_store(args)
+    store = open_store(args, reading=True)
     try:
         report = load_report(store.connection, fleet.names, since, until)
         if args.send:

@@ -149,9 +149,18 @@ def selected_fleet(
     )
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    """The state database for this command (``--state-dir`` > env > XDG), saying what opening it fixed."""
-    store = Store.open(paths.state_dir(getattr(args, "state_dir", None)))
+def open_store(args: argparse.Namespace, *, reading: bool = False) -> Store:
+    """The state database for this command (``--state-dir`` > env > XDG), saying what opening it fixed.
+
+    ``reading``: a command that only reads it (status, silences, history, report, rules test) never
+    creates one: a mistyped ``--state-dir`` is an error, not an empty fleet that looks fine."""
+    state_dir = paths.state_dir(getattr(args, "state_dir", None))
+    if reading and not (state_dir / "state.db").exists():
+        raise ConfigError(
+            f"no state database in {state_dir}: nothing has polled into it yet (run `fleetwatch check` "
+            "or watch mode first), or check --state-dir / FLEETWATCH_STATE_DIR"
+        )
+    store = Store.open(state_dir)
     for note in store.notes:
         diag(note)
     return store

@@ -23,7 +23,7 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
     fleet = selected_fleet(args, config, listing=True, resolve=False)
     # Without --interval, judge staleness by the cron cadence: a status is read between `check` runs.
     settings = config.passes.with_defaults(CHECK_INTERVAL)
-    store = open_store(args)
+    store = open_store(args, reading=True)
     try:
         status = read_status(store, entries(fleet), config, settings, time.time())
     finally:
@@ -38,7 +38,7 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
 def cmd_silences(args: argparse.Namespace) -> ExitCode:
     """Silences and acks in force, with who, why and until when."""
     now = time.time()
-    store = open_store(args)
+    store = open_store(args, reading=True)
     try:
         items = silences.list_active(store.connection, now)
     finally:

@@ -40,7 +40,8 @@ def ssh_config(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("argv", "env", "words"),
     [
-        (("--once", "--interval", "0"), {}, "--interval: interval must be more than 0 s"),
+        (("--once", "--interval", "0"), {}, "--interval: interval must be at least 1 s"),
+        (("--once", "--interval", "0.001"), {}, "--interval: interval must be at least 1 s, got 0.001"),
         (("--once", "--timeout", "nan"), {}, "--timeout: not a duration: 'nan'"),
         (("--once", "--timeout", "-3"), {}, "--timeout: not a duration: '-3'"),
         (("--once", "--concurrency", "0"), {}, "--concurrency: concurrency must be at least 1 host"),
@@ -239,7 +240,9 @@ def test_silences_past_a_year_or_without_a_unit_are_refused_before_anything_is_s
             "silence", "pi1", "--for", length, "--ssh-config", str(ssh_config), "--state-dir", state
         )
         assert result.returncode == 3 and "Traceback" not in result.stderr, result
-    assert fleetwatch("silences", "--state-dir", state).stdout == "no silences or acks in force\n"
+    assert not (tmp_path / "s" / "state.db").exists(), "nothing stored, not even an empty state"
+    listed = fleetwatch("silences", "--state-dir", state)
+    assert listed.returncode == 3 and "no state database in" in listed.stderr, "a typo is not an empty list"
 
 
 def test_check_with_nothing_to_poll_says_unknown_on_its_status_line(tmp_path: Path) -> None:

@@ -408,6 +408,7 @@ def test_rules_test_without_stored_data_says_how_to_get_some(tmp_path: Path) -> 
 def test_a_skipped_rule_file_is_said_once_and_the_command_goes_on(tmp_path: Path) -> None:
     write(tmp_path, "- name: Bad\n  when: facts.load_1m > 1\n", "bad.yaml")
     ssh_config = write(tmp_path, "Host pi1\n  HostName 127.0.0.1\n", "ssh_config")
+    Store.open(tmp_path / "s").close()  # status reads a state store, it never makes one
     result = fleetwatch(
         "status", "--rules", "bad.yaml", "--ssh-config", str(ssh_config), "--state-dir", "s", cwd=tmp_path
     )
