@@ -7,6 +7,7 @@ this; none of them holds detection logic.  A failed host is a value, never an ex
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from fleetwatch.detect import names as detector_names
 from fleetwatch.episodes import Episode, EpisodeKey, Transition, advance, open_only
 from fleetwatch.errors import HostError, Stage
 from fleetwatch.findings import Finding, Observation, PollFailure
-from fleetwatch.history.model import HostHistory, Sample, usage_of
+from fleetwatch.history.model import HostHistory, Sample, SharedSpend, usage_of
 from fleetwatch.history.store import (
     due_for_rollup,
     host_histories,
@@ -25,6 +26,7 @@ from fleetwatch.history.store import (
     record_samples,
     record_usage,
     roll_up,
+    spent_since,
 )
 from fleetwatch.inventory.model import Host
 from fleetwatch.probe.poll import OnPolled, as_failure, poll_within
@@ -229,7 +231,38 @@ def _record_history(
         a: (hosts[a].settings.thresholds if a in hosts else Thresholds()).disk_fill_window_h * 3600
         for a in results
     }
-    return host_histories(conn, windows, now, kept)
+    return _with_budgets(host_histories(conn, windows, now, kept), hosts, settings, conn, now)
+
+
+def _with_budgets(
+    histories: dict[str, HostHistory],
+    hosts: Mapping[str, Host],
+    settings: PassSettings,
+    conn: sqlite3.Connection,
+    now: float,
+) -> dict[str, HostHistory]:
+    """Each host's history with the shared budgets it is under: the fleet's (every host that spent today,
+    from the store, whatever this run selected) and its groups' (their hosts in this run)."""
+    budgets = settings.budgets
+    if not budgets.fleet and not budgets.groups:
+        return histories
+    fleet = spent_since(conn, settings.history.day_start(now)) if budgets.fleet else 0.0
+    groups: dict[str, float] = {}
+    for alias, h in histories.items():
+        for group in hosts[alias].groups if alias in hosts else ():
+            if group in budgets.groups:
+                groups[group] = groups.get(group, 0.0) + h.spend.today_usd
+    out = {}
+    for alias, h in histories.items():
+        mine = [
+            SharedSpend(f"group {g}", groups[g], budgets.groups[g])
+            for g in (hosts[alias].groups if alias in hosts else ())
+            if g in groups
+        ]
+        if budgets.fleet:
+            mine.append(SharedSpend("fleet", fleet, budgets.fleet))
+        out[alias] = replace(h, shared=tuple(mine))
+    return out
 
 
 def _jumps(

@@ -6,6 +6,8 @@ file holds these very objects.  Defaults follow agent-runner's own detector sema
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from fleetwatch.basics import INLINE, Duration, positive, require, yaml_key
@@ -88,6 +90,21 @@ class HostSettings:
 
 
 @dataclass(frozen=True)
+class Budgets:
+    """Daily spend budgets (USD, the operator's day) that several hosts share (``budgets:``); a host's own
+    is its ``spend_budget_usd`` threshold.  ``spend_budget`` warns at 90 %, critical at 100 %."""
+
+    fleet: float = 0.0
+    """Every host's spend today together (0: no fleet budget)."""
+    groups: Mapping[str, float] = field(default_factory=dict)
+    """An inventory group's hosts together, e.g. ``{gpu: 20}``."""
+
+    def __post_init__(self) -> None:
+        for name, usd in {"fleet": self.fleet, **{f"groups.{g}": v for g, v in self.groups.items()}}.items():
+            require(math.isfinite(usd) and usd >= 0, f"budgets.{name} must be 0 USD or more, got {usd}")
+
+
+@dataclass(frozen=True)
 class PassSettings:
     """Knobs of one pass beyond the host list (top-level keys of the config file)."""
 
@@ -107,6 +124,8 @@ class PassSettings:
     """Watcher-offline and sleep detection."""
     history: HistorySettings = field(default_factory=HistorySettings)
     """How long history is kept, and the operator's day (``history:``)."""
+    budgets: Budgets = field(default_factory=Budgets)
+    """Daily spend budgets of the whole fleet and of groups (``budgets:``)."""
     deadline: Duration | None = None
     """End a pass after this long, naming the hosts still pending; None: ``check`` uses
     ``CHECK_DEADLINE``, watching waits for every host's own ``timeout``."""

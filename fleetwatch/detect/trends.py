@@ -55,22 +55,32 @@ def disk_fill_eta(ctx: Context) -> Finding | None:
 def spend_budget(ctx: Context) -> Finding | None:
     """The host spent 90 % (warning) / 100 % (critical) of its daily ``spend_budget_usd`` today (the
     operator's day); off while the budget is 0."""
-    history, budget = ctx.obs.history, ctx.thresholds.spend_budget_usd
-    if history is None or budget <= 0:
+    history, own = ctx.obs.history, ctx.thresholds.spend_budget_usd
+    if history is None:
         return None
-    spent = history.spend.today_usd
+    mine = history.spend.today_usd
+    budgets = [("", mine, own)] if own > 0 else []
+    budgets += [(s.scope, s.spent_usd, s.budget_usd) for s in history.shared if s.budget_usd > 0]
+    if not budgets:
+        return None
+    scope, spent, budget = max(budgets, key=lambda b: b[1] / b[2])  # the budget closest to its end
     if spent < 0.9 * budget:
         return None
     severity = Severity.CRITICAL if spent >= budget else Severity.WARNING
     rate = history.spend.last_hour_usd
+    who = f"{scope} spent" if scope else "spent"
+    this = f"; this host ${mine:.2f}" if scope else ""
     return ctx.finding(
         "spend_budget",
         severity,
-        f"spent ${spent:.2f} of ${budget:.2f} today ({spent / budget:.0%}); burning ${rate:.2f}/h "
+        f"{who} ${spent:.2f} of ${budget:.2f} today ({spent / budget:.0%}{this}); burning ${rate:.2f}/h "
         f"(last hour, {history.spend.rounds_today} rounds today)",
-        "stop the runner or raise its budget (thresholds: spend_budget_usd) if this is expected",
+        "stop the runner or raise the budget (thresholds: spend_budget_usd; budgets: in the config for "
+        "a group or the fleet) if this is expected",
+        budget_scope=scope or "host",
         spent_usd=round(spent, 4),
         budget_usd=budget,
+        host_spent_usd=round(mine, 4),
         burn_usd_per_h=round(rate, 4),
     )
 

@@ -265,6 +265,18 @@ class HostHistory:
     """Since when every sample (up to a day back) shows serve active; None when the newest does not."""
     disk_hour_ago: float | None = None
     """Disk use (%) in the oldest sample of the last hour, when that sample is at least 50 min old."""
+    shared: tuple[SharedSpend, ...] = ()
+    """The budgets this host shares with others (its groups', the fleet's) and what they all spent today."""
+
+
+@dataclass(frozen=True)
+class SharedSpend:
+    """What a group of hosts (or the whole fleet) spent today, against its budget."""
+
+    scope: str
+    """``fleet`` or ``group gpu``."""
+    spent_usd: float
+    budget_usd: float
 
 
 def fill_rate(points: Sequence[tuple[float, float]]) -> float | None:

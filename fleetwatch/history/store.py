@@ -197,6 +197,12 @@ HOUR_AGO_MIN_S = 3000
 """How far back ``active_since`` looks: ``no_progress`` windows (factor × round budget) up to this long."""
 
 
+def spent_since(conn: sqlite3.Connection, since: float) -> float:
+    """Every host's spend (USD) from the per-round records since ``since`` (today: the day's start)."""
+    row = conn.execute("SELECT SUM(cost_usd) FROM usage WHERE ts >= ?", (since,)).fetchone()
+    return float(row[0] or 0.0)
+
+
 def host_histories(
     conn: sqlite3.Connection,
     disk_windows: Mapping[str, float],

@@ -107,3 +107,20 @@ def test_without_history_the_history_detectors_say_nothing() -> None:
         "no_progress",
         "flapping",
     }
+
+
+def test_a_group_or_fleet_budget_shared_by_several_hosts_is_judged_on_what_they_spent_together() -> None:
+    from fleetwatch.history.model import SharedSpend
+
+    mine = spend(4.0, 1.0)
+    assert mine.history is not None
+    gpu = replace(mine, history=replace(mine.history, shared=(SharedSpend("group gpu", 21.0, 20.0),)))
+    crit = found(gpu, "spend_budget", Thresholds(spend_budget_usd=50.0))  # its own budget is far off
+    assert crit is not None and crit.severity is Severity.CRITICAL
+    assert crit.message.startswith("group gpu spent $21.00 of $20.00 today (105%; this host $4.00)")
+    assert crit.context["budget_scope"] == "group gpu"
+    fleet = replace(mine, history=replace(mine.history, shared=(SharedSpend("fleet", 46.0, 50.0),)))
+    warn = found(fleet, "spend_budget")
+    assert warn is not None and warn.severity is Severity.WARNING and warn.message.startswith("fleet spent")
+    calm = replace(mine, history=replace(mine.history, shared=(SharedSpend("fleet", 10.0, 50.0),)))
+    assert found(calm, "spend_budget") is None

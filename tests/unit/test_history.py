@@ -224,3 +224,22 @@ def test_a_flat_disk_has_no_full_date_and_short_retention_is_refused() -> None:
         HistorySettings(usage=3600)
     with pytest.raises(ValueError, match=r"history\.raw: keep at least 6 h"):
         HistorySettings(raw=1, five_minutes=2, hourly=3)
+
+
+def test_settling_adds_up_a_group_s_and_the_fleet_s_spend_for_their_budgets(store: Store) -> None:
+    from fleetwatch.inventory.model import Host, HostSettings, SshTarget
+    from fleetwatch.pipeline import settle
+    from fleetwatch.settings import Budgets, PassSettings
+
+    _usage(store, "gpu1", [(NOW - 600, 12.0, True)])
+    _usage(store, "gpu2", [(NOW - 300, 9.0, True)])
+    _usage(store, "other", [(NOW - 300, 30.0, True)])  # not in this run's selection: still the fleet's
+    hosts = [Host(a, SshTarget(a, "10.0.0.1", "pi"), ("gpu",), HostSettings()) for a in ("gpu1", "gpu2")]
+    settings = PassSettings(history=UTC, budgets=Budgets(fleet=100.0, groups={"gpu": 20.0}))
+    results = {h.alias: snapshot(peek([]), host=h.alias) for h in hosts}
+    settled = settle(store, hosts, results, NOW, settings)
+    gpu1 = next(o for o in settled.observations if o.host == "gpu1")
+    assert gpu1.history is not None
+    shared = {s.scope: (s.spent_usd, s.budget_usd) for s in gpu1.history.shared}
+    assert shared == {"group gpu": (pytest.approx(21.0), 20.0), "fleet": (pytest.approx(51.0), 100.0)}
+    assert {f.host for f in settled.findings if f.detector == "spend_budget"} == {"gpu1", "gpu2"}
