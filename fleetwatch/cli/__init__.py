@@ -9,6 +9,7 @@ exit codes follow the monitoring-plugin convention (``status.ExitCode``).
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable, Sequence
 
 from fleetwatch.cli.alerts import cmd_ack, cmd_notify_test, cmd_silence, cmd_unsilence
@@ -16,7 +17,7 @@ from fleetwatch.cli.history import cmd_history, cmd_report
 from fleetwatch.cli.hosts import cmd_hosts, cmd_trust
 from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.parser import build_parser, parse
-from fleetwatch.cli.render import plugin_text
+from fleetwatch.cli.render import JSON_SCHEMA, plugin_text
 from fleetwatch.cli.rules import cmd_rules
 from fleetwatch.cli.status import cmd_discard_backlog, cmd_silences, cmd_status
 from fleetwatch.cli.tui import cmd_tui
@@ -61,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
     except FleetwatchError as exc:
         if args.command == "check":  # a monitoring engine shows stdout: say UNKNOWN there, and why
-            out([f"FLEETWATCH UNKNOWN - {plugin_text(str(exc))}"])
+            line = f"FLEETWATCH UNKNOWN - {plugin_text(str(exc))}"
+            if getattr(args, "json", False):  # a script reading --json gets JSON, whatever went wrong
+                doc = {"schema": JSON_SCHEMA, "status": "UNKNOWN", "summary": line, "error": str(exc)}
+                line = json.dumps(doc, ensure_ascii=False)
+            out([line])
         diag(str(exc))
         return int(ExitCode.UNKNOWN)

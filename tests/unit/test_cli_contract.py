@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -252,6 +253,9 @@ def test_check_with_nothing_to_poll_says_unknown_on_its_status_line(tmp_path: Pa
     assert result.returncode == 3 and result.stdout.startswith("FLEETWATCH UNKNOWN - no hosts to poll"), (
         result
     )
+    as_json = fleetwatch("check", "--json", "--ssh-config", str(empty), "--state-dir", str(tmp_path / "s"))
+    doc = json.loads(as_json.stdout)
+    assert as_json.returncode == 3 and doc["status"] == "UNKNOWN" and "no hosts to poll" in doc["error"]
 
 
 @pytest.mark.parametrize("command", [("check",), ("--once",)])
