@@ -65,7 +65,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("phase", "PHASE", 10, 8, "the round's phase (or 'serve off')"),
     Column("event", "LAST EVENT", 12, 4, "age of the newest supervisor event"),
     Column("disk", "DISK", 6, 3, "disk use of the runner's log filesystem"),
-    Column("load", "LOAD", 6, 5, "1-minute load average"),
+    Column("load", "LOAD", 7, 5, "1-minute load average"),
     Column("alerts", "ALERTS", 18, 1, "open alerts, worst first (* muted)"),
     Column("spend", "SPEND", 8, 7, "agents' spend today (from history)"),
     Column("poll", "POLL", 13, 2, "latest poll's latency, polling… while out, or the values' age"),
@@ -92,6 +92,11 @@ def fitting(width: int, host_width: int, *, spend: bool) -> tuple[Column, ...]:
             used += need
     keys = {c.key for c in chosen}
     return tuple(c for c in COLUMNS if c.key in keys)
+
+
+def _load(value: float) -> str:
+    """At most 5 characters (7 with the brackets of an old value, the LOAD column's width)."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 1000 else f"{value:.0f}"
 
 
 def host_width(aliases: Sequence[str]) -> int:
@@ -188,7 +193,7 @@ def cells(h: HostStatus, ctx: RowContext) -> dict[str, Cell]:
                 "disk": _old(
                     f"{facts.disk_used_pct:.0f}%" if facts.disk_used_pct is not None else "-", current
                 ),
-                "load": _old(f"{facts.load_1m:.2f}" if facts.load_1m is not None else "-", current),
+                "load": _old(_load(facts.load_1m) if facts.load_1m is not None else "-", current),
             }
         )
     return row

@@ -229,3 +229,14 @@ def test_demo_tui_and_tui_demo_both_open_the_tui_on_the_demo_fleet(monkeypatch: 
     opened: list[str] = []
     monkeypatch.setattr(cli, "cmd_tui", lambda args: opened.append(args.command) or 0)
     assert main(["demo", "--tui"]) == 0 and opened == ["demo"]  # demo --tui goes to the TUI
+
+
+def test_an_old_load_keeps_its_closing_bracket_and_the_interval_has_bounds() -> None:
+    from fleetwatch.tui.columns import BY_KEY, _load
+    from fleetwatch.tui.screens.interval import parse_interval
+
+    for value in (0.42, 11.8, 123.45, 4567.0):
+        assert len(f"[{_load(value)}]") <= BY_KEY["load"].width, value
+    assert parse_interval("1d") == 86400.0
+    with pytest.raises(ValueError, match="at most a day"):
+        parse_interval("99999999999d")

@@ -82,8 +82,11 @@ class FleetScreen(Screen[None]):
         shown = columns.fitting(self.size.width - SCROLLBAR, host, spend=state.history is not None)
         view = state.view
         self.table.set_columns([(c.key, c.label, host if c.key == "host" else c.width) for c in shown])
+        hidden = view.sort not in {c.key for c in shown}  # sorted by a column the width dropped: say so
         for c in shown:  # the sorted column says so in its header
             arrow = columns.ARROWS[view.reverse] if c.key == view.sort else ""
+            if hidden and c.key == "host":
+                arrow = f"(by {columns.BY_KEY[view.sort].label} {columns.ARROWS[view.reverse]})"
             self.table.set_label(c.key, f"{c.label} {arrow}" if arrow else c.label)
 
     @guarded("showing the fleet")

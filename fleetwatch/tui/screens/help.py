@@ -51,7 +51,10 @@ def help_text() -> Text:
         out.append("  ")
         out.append(f" {state} ", STATE_STYLES[state])
         out.append(f"  {STATES[str(state)]}\n")
-    out.append("\nColumns (narrow screens drop the last ones first)\n", style="bold")
+    out.append(
+        "\nColumns (a narrow screen drops GROUP, PHASE, SPEND, ROUND, LOAD, LAST EVENT, DISK first)\n",
+        style="bold",
+    )
     for col in COLUMNS:
         out.append(f"  {col.label:<11}", style="bold")
         out.append(f"{col.help}\n")

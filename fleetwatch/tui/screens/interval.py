@@ -14,6 +14,8 @@ from fleetwatch.basics import finite_duration, human_duration
 
 SHORTEST_S = 5.0
 """A shorter interval would poll the fleet back to back."""
+LONGEST_S = 86400.0
+"""A longer one is not watching any more."""
 
 
 def parse_interval(text: str) -> float:
@@ -21,6 +23,8 @@ def parse_interval(text: str) -> float:
     seconds = finite_duration(text)
     if seconds < SHORTEST_S:
         raise ValueError(f"at least {SHORTEST_S:g} s, please")
+    if seconds > LONGEST_S:
+        raise ValueError("at most a day (1d), please: longer is not watching")
     return seconds
 
 
