@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
+import stat
 import sys
 from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
@@ -50,6 +52,25 @@ def ending_signals() -> tuple[signal.Signals, ...]:
     if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
         return (signal.SIGTERM,)
     return (signal.SIGTERM, signal.SIGHUP)
+
+
+def reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (``fleetwatch | head -1`` after head's line):
+    watch mode then ends at once instead of at its next alert, which may be days away."""
+    if Stdout.closed:
+        return True
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        hung_up = any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture), or no poll here
+        return False
+    if hung_up:
+        out([""])  # the write fails, and that ends output the one way it always ends
+    return Stdout.closed
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleetwatch.cli.output import Stdout, diag, out, run
+from fleetwatch.cli.output import diag, out, reader_gone, run
 from fleetwatch.cli.render import (
     check_document,
     check_lines,
@@ -105,7 +105,7 @@ async def _loop(args: argparse.Namespace, watcher: Watcher) -> ExitCode:
             if args.once:
                 await watcher.drain()
                 return status.code
-            if Stdout.closed:  # whoever read our alerts is gone (`fleetwatch | head`): end like Ctrl-C
+            if reader_gone():  # whoever read our alerts is gone (`fleetwatch | head`): end like Ctrl-C
                 return ExitCode.OK
             first = False
             del result  # every host's snapshot: not kept alive through the next pass (memory at 500 hosts)

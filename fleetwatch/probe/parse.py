@@ -52,6 +52,8 @@ FUTURE_S = 300.0
 one event dated 2999 would otherwise make a stuck host look busy forever."""
 MAX_TAIL = 8192
 """Characters of a round log's tail kept (the gatherer sends at most 4 KB)."""
+MAX_PEEK_CHARS = 256 * 1024
+"""The largest peek document read."""
 MAX_ROUND_LOGS = 20
 """Round logs read per poll (the gatherer sends the 10 newest)."""
 
@@ -198,6 +200,12 @@ def parse_peek(
         crashed = "Traceback (most recent call last)" in stderr
         what = "crashed" if crashed else f"exited {rc}" if rc is not None else "did not run"
         return None, f"agent-runner peek {what}: {said}"
+    if len(stdout) > MAX_PEEK_CHARS:  # ~15 KB with 50 events: a host sending more is not believed, and its
+        # parsed document (3-4× its size, alive until the pass is stored) cannot weigh on the pass either
+        return None, (
+            f"agent-runner peek printed {len(stdout) // 1024} KiB (fleetwatch reads at most "
+            f"{MAX_PEEK_CHARS // 1024} KiB; a peek with 50 events is about 15 KiB)"
+        )
     doc, problem = load_json(stdout, "agent-runner peek's output")
     if problem is not None:
         return None, problem.replace(

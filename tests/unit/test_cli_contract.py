@@ -299,3 +299,23 @@ def test_a_one_shot_pass_ended_by_sigterm_is_unknown_never_ok(
     assert "interrupted before the pass finished" in err
     if command == ("check",):
         assert out.startswith("FLEETWATCH UNKNOWN - interrupted before the pass finished")
+
+
+def test_watch_mode_ends_at_its_next_pass_once_its_reader_is_gone() -> None:
+    # It ended only at its next write, which on a quiet fleet may be days away.
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{sys.executable} -m fleetwatch demo --interval 1 --timeout 2 | head -1; "
+            "exit ${PIPESTATUS[0]}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result
+    assert len(result.stdout.splitlines()) == 1 and time.monotonic() - started < 30

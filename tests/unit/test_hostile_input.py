@@ -291,3 +291,19 @@ def test_a_bug_met_by_one_host_s_data_is_that_host_s_parse_failure(monkeypatch: 
     result = asyncio.run(poll.poll_host(Transport(), Host("pi", SshTarget("pi", "10.0.0.1", "pi")), 5))  # type: ignore[arg-type]
     assert isinstance(result, PollFailure) and result.stage is Stage.PARSE
     assert "ZeroDivisionError: a parser bug" in result.message
+
+
+def test_a_peek_far_larger_than_any_real_one_is_refused_so_a_pass_s_memory_stays_bounded() -> None:
+    # 500 hosts each sending a valid 3.9 MB peek (just under the output cap) held ~14 MB each until the
+    # pass was stored; a real one with 50 events is ~15 KB.
+    peek = json.loads(json.dumps(PEEK))
+    peek["recent_events"] = [
+        {"ts": NOW - 1000 + i, "event": "note", "reason": "x" * 1000} for i in range(300)
+    ]
+    snap = parsed(gather(peek))
+    assert (
+        snap.peek is None
+        and snap.peek_error is not None
+        and "fleetwatch reads at most 256 KiB" in snap.peek_error
+    )
+    assert judged(snap), "a host whose peek was refused is never OK"
