@@ -486,6 +486,10 @@ class FleetwatchApp(App[int]):
         )
         yield SystemCommand("Alert log", "Episodes, notifications, actions, silences (l)", self.action_alerts)
         yield SystemCommand("Help", "Keys, states, columns, filter syntax (?)", self.action_help)
+        if isinstance(screen, HostScreen):
+            yield SystemCommand(
+                "Plot window", "1 h, 24 h or 7 d of history in the plots (w)", screen.action_window
+            )
         if isinstance(screen, FleetScreen):
             yield SystemCommand(
                 "Filter the fleet", "By host, group, state or alert (/)", screen.action_filter
