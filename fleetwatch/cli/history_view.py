@@ -97,7 +97,7 @@ def history_lines(
             f"  disk full in {human_duration(eta - until)} at the recent rate (around {iso(eta, sep=' ')})"
         )
     columns = list(series)
-    table = [["TIME", *columns]]
+    table = [["TIME (UTC)", *columns]]
     step = (until - since) / rows
     cells = {m: buckets(series[m], since, until, rows, m in SUMMED) for m in columns}
     for i in range(rows):
