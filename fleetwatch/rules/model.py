@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes, NumberTooHigh
+from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes, IterableTooLong, NumberTooHigh
 
 from fleetwatch.detect.base import NOT_EVALUATED, Context, Detector, Needs
 from fleetwatch.episodes import Damping
@@ -43,7 +43,20 @@ def _power(a: Any, b: Any) -> Any:
     return a**b
 
 
-OPERATORS = {**DEFAULT_OPERATORS, ast.Pow: _power}
+MAX_REPEAT = 1000
+"""``[x] * n`` and ``'ab' * n`` may make at most this many items (simpleeval allows 100,000, and
+``max([[0]*100000]*100000)`` then compares for hours)."""
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    """``a * b``, refused when it repeats a sequence into a long one."""
+    for seq, times in ((a, b), (b, a)):
+        if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_REPEAT:
+            raise IterableTooLong(f"a sequence repeated to {len(seq) * times} items is too long for a rule")
+    return DEFAULT_OPERATORS[ast.Mult](a, b)
+
+
+OPERATORS = {**DEFAULT_OPERATORS, ast.Pow: _power, ast.Mult: _multiply}
 
 # What a `when` may be built of: comparisons, arithmetic, and/or/not, literals, fields, `x if c else y`,
 # `in`, subscripts, and calls of FUNCTIONS by name. No lambdas, no `:=`, no comprehensions, no methods.
