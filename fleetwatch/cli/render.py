@@ -139,6 +139,11 @@ def check_summary(status: FleetStatus, seconds: float) -> CheckSummary:
     text = (
         f"FLEETWATCH {code.name} - " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" of {total} hosts"
     )
+    quieted = sum(
+        1 for h in status.watched if h.live_severity is None and h.state in (HostState.WARN, HostState.CRIT)
+    )
+    if quieted:  # counted ok because every alert is acked, silenced or inhibited: `status` shows them
+        text += f"; {quieted} of the ok hosts {'has' if quieted == 1 else 'have'} muted alerts only"
     if status.watcher_offline:
         text += "; this watcher seems offline"
     if status.pending:

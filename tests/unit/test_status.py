@@ -123,6 +123,11 @@ def test_a_muted_alert_shows_its_state_but_does_not_count_in_the_exit_code() -> 
     status = fleet([ok_poll("pi1")], [e], silences=[ack])
     [row] = status.hosts
     assert row.state is HostState.CRIT and row.alerts[0].muted_by == ack and status.code is ExitCode.OK
+    # check counts it ok (it raises nothing) and says why, so its line and `status` tell one story.
+    from fleetwatch.cli.render import check_summary
+
+    line = check_summary(status, 1.0).line
+    assert "1 ok of 1 hosts; 1 of the ok hosts has muted alerts only |" in line, line
 
 
 def test_a_disabled_host_is_shown_but_not_judged() -> None:
