@@ -11,6 +11,7 @@ from fleetwatch.cli.output import diag, out
 from fleetwatch.cli.render import JSON_SCHEMA
 from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
 from fleetwatch.cli.status_view import silence_record, silences_lines, status_document, status_lines
+from fleetwatch.errors import ConfigError
 from fleetwatch.notify.outbox import Outbox
 from fleetwatch.settings import CHECK_INTERVAL
 from fleetwatch.status import ExitCode
@@ -24,6 +25,13 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
     # Without --interval, judge staleness by the cron cadence: a status is read between `check` runs.
     settings = config.passes.with_defaults(CHECK_INTERVAL)
     store = open_store(args, reading=True)
+    unknown = [n for n in fleet.undeclared if n not in store.polls()]
+    if unknown:
+        store.close()
+        raise ConfigError(
+            f"--host {unknown[0]}: no such host: not an alias in {fleet.ssh_config} or the inventories, and "
+            "never polled into this state store; see `fleetwatch hosts` for the fleet"
+        )
     try:
         status = read_status(store, entries(fleet), config, settings, time.time())
     finally:

@@ -106,6 +106,9 @@ class Fleet:
     ssh_config: Path
     jump_hosts: Mapping[str, SshTarget | InventoryError] = field(default_factory=dict)
     """The hosts' ProxyJump hops, resolved with them (once per resolution, not per connection)."""
+    undeclared: tuple[str, ...] = ()
+    """Names given with ``--host`` that no Host block or inventory declares (read-only views, which do
+    not resolve: the caller decides whether they are known otherwise, e.g. to the state store)."""
 
     @property
     def names(self) -> list[str]:
@@ -134,7 +137,9 @@ def select_fleet(
     fleet = members(ssh_config, inventories, explicit_config=explicit_config, ansible=ansible)
     chosen = fleet if everything else pick(fleet, names, groups)
     if not resolve:
-        return Fleet(tuple(chosen), (), {}, ssh_config)
+        declared = {m.alias for m in fleet}
+        undeclared = tuple(n for n in dict.fromkeys(names) if n not in declared)
+        return Fleet(tuple(chosen), (), {}, ssh_config, undeclared=undeclared)
     hosts, errors = resolve_members(chosen, ssh_config)
     _config_broken(errors)
     known = {m.alias for m in fleet}

@@ -319,3 +319,17 @@ def test_watch_mode_ends_at_its_next_pass_once_its_reader_is_gone() -> None:
     )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result
     assert len(result.stdout.splitlines()) == 1 and time.monotonic() - started < 30
+
+
+def test_status_of_a_host_nobody_knows_is_a_usage_error(tmp_path: Path, ssh_config: Path) -> None:
+    from fleetwatch.store import Store
+
+    Store.open(tmp_path / "s").close()
+    result = fleetwatch(
+        "status", "--host", "nosuch", "--ssh-config", str(ssh_config), "--state-dir", str(tmp_path / "s")
+    )
+    assert result.returncode == 3 and "--host nosuch: no such host" in result.stderr, result
+    known = fleetwatch(
+        "status", "--host", "pi1", "--ssh-config", str(ssh_config), "--state-dir", str(tmp_path / "s")
+    )
+    assert "pi1" in known.stdout and "NEVER POLLED" in known.stdout, known
