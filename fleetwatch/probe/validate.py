@@ -35,11 +35,19 @@ MAX_TEXT = 512
 _SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-# In JSON text they can only arrive escaped (\u001b, \r, \ud800 …) or as raw C1/DEL characters: a cheap
-# search of the text says whether the decoded strings need cleaning at all.
-_SUSPECT = re.compile(
-    r"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u00[89][0-9a-fA-F]|\\[rbf]|\\u[dD][89a-fA-F]|[\x7f-\x9f]"
-)
+# In JSON text they can only arrive escaped (\u001b, \r, \ud800 …) or as raw DEL/C1 characters: a cheap
+# look at the text says whether the decoded strings need cleaning at all (a pattern starting with a
+# backslash is searched for as a literal first: ~5 µs for a 17 KB peek, where one alternation tried at
+# every position took 190 µs).
+_ESCAPED = re.compile(r"\\(?:u00[01]|u007|u00[89]|u[dD][89a-fA-F]|[rbf])")
+_C1 = re.compile(r"[\x80-\x9f]")
+
+
+def _suspect(text: str) -> bool:
+    """Whether ``text`` (JSON) may decode to strings ``printable`` would change."""
+    if _ESCAPED.search(text) or "\x7f" in text:
+        return True
+    return not text.isascii() and _C1.search(text) is not None
 
 
 def printable(text: str) -> str:
@@ -89,7 +97,7 @@ def load_json(text: str, what: str) -> tuple[Any, str | None]:
     depth = _depth(value)
     if depth > MAX_DEPTH:
         return None, f"{what} is nested {depth} levels deep (fleetwatch reads at most {MAX_DEPTH})"
-    if _SUSPECT.search(text):
+    if _suspect(text):
         value = _cleaned(value)
     return value, None
 
