@@ -121,6 +121,14 @@ def _open(
 ) -> Watcher:
     if not fleet.hosts and not fleet.unresolved:
         raise ConfigError(no_hosts(fleet))  # check prints it as its UNKNOWN status line too
+    for target in config.notify:  # a misspelt group would silently never be notified
+        unknown = sorted(target.groups - fleet.known_groups)
+        if unknown:
+            known = ", ".join(sorted(fleet.known_groups)) or "none"
+            diag(
+                f"notify target {redact(target.url)} names group(s) {', '.join(unknown)} that no inventory "
+                f"declares (groups: {known}): nothing about them will reach it"
+            )
     store = open_store(args)
     deadline = CHECK_DEADLINE if interval == CHECK_INTERVAL else None
     return Watcher(

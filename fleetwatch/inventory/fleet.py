@@ -106,6 +106,8 @@ class Fleet:
     ssh_config: Path
     jump_hosts: Mapping[str, SshTarget | InventoryError] = field(default_factory=dict)
     """The hosts' ProxyJump hops, resolved with them (once per resolution, not per connection)."""
+    known_groups: frozenset[str] = frozenset()
+    """Every group the inventories declare (not only the selected hosts')."""
     undeclared: tuple[str, ...] = ()
     """Names given with ``--host`` that no Host block or inventory declares (read-only views, which do
     not resolve: the caller decides whether they are known otherwise, e.g. to the state store)."""
@@ -139,7 +141,8 @@ def select_fleet(
     if not resolve:
         declared = {m.alias for m in fleet}
         undeclared = tuple(n for n in dict.fromkeys(names) if n not in declared)
-        return Fleet(tuple(chosen), (), {}, ssh_config, undeclared=undeclared)
+        declared_groups = frozenset(g for m in fleet for g in m.groups)
+        return Fleet(tuple(chosen), (), {}, ssh_config, known_groups=declared_groups, undeclared=undeclared)
     hosts, errors = resolve_members(chosen, ssh_config)
     _config_broken(errors)
     known = {m.alias for m in fleet}
@@ -150,7 +153,10 @@ def select_fleet(
     jump_hosts = resolve_jumps(
         [h.target for h in hosts], ssh_config, known={h.alias: h.target for h in hosts if h.alias in as_named}
     )
-    return Fleet(tuple(chosen), tuple(hosts), unresolved, ssh_config, jump_hosts)
+    declared_groups = frozenset(g for m in fleet for g in m.groups)
+    return Fleet(
+        tuple(chosen), tuple(hosts), unresolved, ssh_config, jump_hosts, known_groups=declared_groups
+    )
 
 
 def _config_broken(errors: Sequence[InventoryError]) -> None:

@@ -10,6 +10,7 @@ does, so nothing old ever reads as current.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -27,11 +28,17 @@ STATE_STYLES: Mapping[HostState, str] = {
     HostState.NEVER_POLLED: "italic",
     HostState.OK: "bold green",
 }
-SEVERITY_STYLES: Mapping[Severity, str] = {
-    Severity.CRITICAL: "bold red",
-    Severity.WARNING: "yellow",
-    Severity.INFO: "",
-}
+
+
+def severity_styles(no_color: bool) -> Mapping[Severity, str]:
+    """How an alert's name is drawn.  Under ``NO_COLOR`` Textual turns colours into greys, and a red
+    name became dark grey on the dark theme's near-black: there, weight and reverse video carry it."""
+    if no_color:
+        return {Severity.CRITICAL: "bold reverse", Severity.WARNING: "bold underline", Severity.INFO: ""}
+    return {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: ""}
+
+
+SEVERITY_STYLES = severity_styles("NO_COLOR" in os.environ)
 WORST_FIRST = (
     HostState.CRIT,
     HostState.UNREACHABLE,

@@ -164,3 +164,17 @@ def test_a_users_rule_shows_like_a_built_in_in_the_table_and_the_host_screen(tmp
         assert "→ nothing to do: this is a test rule" in alerts
 
     pilot_run(live_app(tmp_path, config=config), body)
+
+
+def test_home_and_end_go_to_the_first_and_last_host(tmp_path: Path) -> None:
+    async def body(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, FleetwatchApp)
+        await first_pass(pilot)
+        table = fleet_screen(app).table
+        await pilot.press("end")
+        assert table.selected == rows(app)[-1]
+        await pilot.press("home")
+        assert table.selected == rows(app)[0]
+
+    pilot_run(live_app(tmp_path), body)

@@ -240,3 +240,11 @@ def test_an_old_load_keeps_its_closing_bracket_and_the_interval_has_bounds() -> 
     assert parse_interval("1d") == 86400.0
     with pytest.raises(ValueError, match="at most a day"):
         parse_interval("99999999999d")
+
+
+def test_under_no_color_an_alert_s_severity_is_carried_by_weight_not_by_a_colour_turned_grey() -> None:
+    from fleetwatch.tui.columns import severity_styles
+
+    mono = severity_styles(no_color=True)
+    assert all("red" not in s and "yellow" not in s for s in mono.values())
+    assert "reverse" in mono[Severity.CRITICAL] and mono[Severity.WARNING] != mono[Severity.INFO]

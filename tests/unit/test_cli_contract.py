@@ -333,3 +333,23 @@ def test_status_of_a_host_nobody_knows_is_a_usage_error(tmp_path: Path, ssh_conf
         "status", "--host", "pi1", "--ssh-config", str(ssh_config), "--state-dir", str(tmp_path / "s")
     )
     assert "pi1" in known.stdout and "NEVER POLLED" in known.stdout, known
+
+
+def test_a_notify_target_for_a_group_no_inventory_declares_is_said(tmp_path: Path, ssh_config: Path) -> None:
+    inventory = tmp_path / "fleet.yaml"
+    inventory.write_text("groups:\n  lab:\n    hosts: [pi1]\nhosts:\n  pi1: {}\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("notify:\n  - url: json://127.0.0.1:1/hook\n    groups: [lbb]\n")
+    config.chmod(0o600)
+    result = fleetwatch(
+        "check",
+        "--config",
+        str(config),
+        "--inventory",
+        str(inventory),
+        "--ssh-config",
+        str(ssh_config),
+        "--state-dir",
+        str(tmp_path / "s"),
+    )
+    assert "names group(s) lbb that no inventory declares (groups: lab)" in result.stderr, result

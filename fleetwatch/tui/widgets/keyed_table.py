@@ -10,8 +10,10 @@ third of the update's time).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -27,6 +29,12 @@ def _text(cell: Cell) -> Text:
 
 class KeyedTable(DataTable[Text]):
     """Rows keyed by a stable id (the host alias, a log record's id), fixed column widths."""
+
+    # Columns are fitted to the width, so nothing scrolls sideways: Home/End go to the first/last row.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
