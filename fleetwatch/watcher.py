@@ -288,7 +288,8 @@ class Watcher:
                     return
                 self.store.set_meta("report_sent_at", str(now))
                 report = load_report(self.store.connection, self.fleet.names, now - period, now)
-                self.outbox.enqueue_one(_report_note(report_lines(report), now), now=now)
+                lines = report_lines(report, self.settings.history.stamp)
+                self.outbox.enqueue_one(_report_note(lines, now), now=now)
         except StateError as exc:  # busy or full: due again next pass, never the end of the watcher
             self.emit(Trouble(f"the scheduled report was not queued this pass: {exc}"))
 

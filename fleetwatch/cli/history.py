@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 from fleetwatch import history
 from fleetwatch.basics import finite_duration
@@ -18,7 +19,7 @@ from fleetwatch.cli.history_view import (
 from fleetwatch.cli.output import out, run
 from fleetwatch.cli.settings import effective_config, open_store, selected_fleet
 from fleetwatch.errors import ConfigError
-from fleetwatch.history.model import METRICS, USAGE_METRICS
+from fleetwatch.history.model import METRICS, USAGE_METRICS, HistorySettings
 from fleetwatch.history.report import report_lines
 from fleetwatch.status import ExitCode
 
@@ -31,6 +32,12 @@ def _since(text: str, option: str) -> float:
     if seconds <= 0:
         raise ConfigError(f"{option}: must be more than 0 s, got {text!r}")
     return seconds
+
+
+def _stamp(settings: HistorySettings, args: argparse.Namespace) -> Callable[[float], str]:
+    """How the text shows times: the operator's timezone (``history.timezone``, else local), or UTC."""
+    utc = bool(getattr(args, "utc", False))
+    return lambda ts: settings.stamp(ts, utc=utc)
 
 
 def cmd_history(args: argparse.Namespace) -> ExitCode:
@@ -57,7 +64,8 @@ def cmd_history(args: argparse.Namespace) -> ExitCode:
     if args.json:
         out([json.dumps(history_document(args.alias, series, since, until, eta))])
     else:
-        out(history_lines(args.alias, series, since, until, eta))
+        settings = effective_config(args).passes.history
+        out(history_lines(args.alias, series, since, until, eta, stamp=_stamp(settings, args)))
     return ExitCode.OK
 
 
@@ -75,8 +83,9 @@ def cmd_report(args: argparse.Namespace) -> ExitCode:
         if args.send:
             from fleetwatch.watcher import send_report
 
-            run(send_report(store, config, report_lines(report), until))
+            run(send_report(store, config, report_lines(report, _stamp(config.passes.history, args)), until))
     finally:
         store.close()
-    out([json.dumps(report_document(report))] if args.json else report_lines(report))
+    text = report_lines(report, _stamp(config.passes.history, args))
+    out([json.dumps(report_document(report))] if args.json else text)
     return ExitCode.OK

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fleetwatch.basics import human_duration, iso
@@ -77,9 +77,11 @@ def history_lines(
     eta: float | None,
     width: int = 48,
     rows: int = 12,
+    stamp: Callable[[float], str] = lambda ts: iso(ts, sep=" "),
 ) -> list[str]:
-    """A line per metric (range and sparkline), then a table of the period in ``rows`` buckets."""
-    lines = [f"{host} — {iso(since, sep=' ')} → {iso(until, sep=' ')} ({human_duration(until - since)})"]
+    """A line per metric (range and sparkline), then a table of the period in ``rows`` buckets; times as
+    ``stamp`` writes them (the operator's timezone, or UTC)."""
+    lines = [f"{host} — {stamp(since)} → {stamp(until)} ({human_duration(until - since)})"]
     label = max(len(m) for m in series) if series else 0
     for metric, points in series.items():
         values = [v for _, v in points]
@@ -93,15 +95,13 @@ def history_lines(
             f"max {_fmt(max(values))} {unit(metric)}".rstrip()
         )
     if eta is not None:
-        lines.append(
-            f"  disk full in {human_duration(eta - until)} at the recent rate (around {iso(eta, sep=' ')})"
-        )
+        lines.append(f"  disk full in {human_duration(eta - until)} at the recent rate (around {stamp(eta)})")
     columns = list(series)
-    table = [["TIME (UTC)", *columns]]
+    table = [["TIME", *columns]]
     step = (until - since) / rows
     cells = {m: buckets(series[m], since, until, rows, m in SUMMED) for m in columns}
     for i in range(rows):
-        table.append([iso(since + i * step, sep=" ")[:16], *(_fmt(cells[m][i]) for m in columns)])
+        table.append([stamp(since + i * step), *(_fmt(cells[m][i]) for m in columns)])
     widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
     lines.append("")
     lines += [

@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "history",
         "one host's metrics over time, from the state store: sparklines, a table",
-        ("state_dir", "json"),
+        ("state_dir", "json", "utc"),
     )
     hist.add_argument("alias", metavar="HOST")
     hist.add_argument("--since", default="24h", metavar="DURATION", help="how far back (default 24h)")
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "report",
         "per host over a period: uptime, rounds, success rate, spend, alerts and how long each was open",
-        (*SELECT, "state_dir", "json", "notify"),
+        (*SELECT, "state_dir", "json", "notify", "utc"),
     )
     report.add_argument(
         "--since", default="7d", metavar="DURATION", help="the period, ending now (default 7d)"

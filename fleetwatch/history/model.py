@@ -207,6 +207,17 @@ class HistorySettings:
             return datetime.fromtimestamp(ts).date().isoformat()
         return datetime.fromtimestamp(ts, zoneinfo.ZoneInfo(self.timezone)).date().isoformat()
 
+    def stamp(self, ts: float, *, utc: bool = False) -> str:
+        """``2026-11-30 13:04 CET`` in the operator's timezone (``utc``: ``2026-11-30 12:04 UTC``), for the
+        text of ``history`` and ``report`` (JSON stays ISO UTC)."""
+        if utc:
+            moment = datetime.fromtimestamp(ts, zoneinfo.ZoneInfo("UTC"))
+        elif self.timezone is not None:
+            moment = datetime.fromtimestamp(ts, zoneinfo.ZoneInfo(self.timezone))
+        else:
+            moment = datetime.fromtimestamp(ts).astimezone()
+        return moment.strftime("%Y-%m-%d %H:%M %Z")
+
     def day_start(self, ts: float) -> float:
         """When the operator's day holding ``ts`` began."""
         zone = zoneinfo.ZoneInfo(self.timezone) if self.timezone is not None else None

@@ -4,7 +4,7 @@ open (``fleetwatch report``, and the scheduled report sent through the notificat
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from fleetwatch.basics import human_duration, iso
@@ -143,9 +143,9 @@ def _alerts(h: HostReport) -> str:
     return ", ".join(f"{a.detector} ×{a.opened} ({human_duration(a.open_s)} open)" for a in h.alerts) or "-"
 
 
-def report_lines(report: Report) -> list[str]:
-    """The weekly summary an operator pastes into a chat."""
-    head = f"fleetwatch report {iso(report.since, sep=' ')} → {iso(report.until, sep=' ')}"
+def report_lines(report: Report, stamp: Callable[[float], str] = lambda ts: iso(ts, sep=" ")) -> list[str]:
+    """The weekly summary an operator pastes into a chat (``stamp``: how times read; default UTC)."""
+    head = f"fleetwatch report {stamp(report.since)} → {stamp(report.until)}"
     head += f" ({human_duration(report.until - report.since)}), {len(report.hosts)} hosts"
     table = [["HOST", "UPTIME", "ROUNDS", "SUCCESS", "SPEND", "ALERTS (opened, time open)"]]
     for h in (*report.hosts, report.totals):
