@@ -22,7 +22,7 @@ from fleetwatch.status import HostState, HostStatus
 STATE_STYLES: Mapping[HostState, str] = {
     # Badges (a background) read on dark, light and monochrome terminals alike; the word says it anyway.
     HostState.CRIT: "bold white on red",
-    HostState.UNREACHABLE: "bold white on magenta",
+    HostState.UNREACHABLE: "bold white on #7d3c98",  # not magenta: the dark theme draws it as CRIT's red
     HostState.WARN: "bold black on yellow",
     HostState.UNKNOWN: "bold black on cyan",
     HostState.NEVER_POLLED: "italic",
