@@ -138,14 +138,13 @@ def select_fleet(
     read-only view needs only their names (``resolve=False``)."""
     fleet = members(ssh_config, inventories, explicit_config=explicit_config, ansible=ansible)
     chosen = fleet if everything else pick(fleet, names, groups)
+    known = {m.alias for m in fleet}
+    declared_groups = frozenset(g for m in fleet for g in m.groups)
     if not resolve:
-        declared = {m.alias for m in fleet}
-        undeclared = tuple(n for n in dict.fromkeys(names) if n not in declared)
-        declared_groups = frozenset(g for m in fleet for g in m.groups)
+        undeclared = tuple(n for n in dict.fromkeys(names) if n not in known)
         return Fleet(tuple(chosen), (), {}, ssh_config, known_groups=declared_groups, undeclared=undeclared)
     hosts, errors = resolve_members(chosen, ssh_config)
     _config_broken(errors)
-    known = {m.alias for m in fleet}
     named = [str(p) for p in (*inventories, *ansible)]
     _named_but_unknown([h for h in hosts if h.alias not in known], ssh_config, named)
     unresolved = {e.host: e for e in errors if isinstance(e, HostError)}
@@ -153,7 +152,6 @@ def select_fleet(
     jump_hosts = resolve_jumps(
         [h.target for h in hosts], ssh_config, known={h.alias: h.target for h in hosts if h.alias in as_named}
     )
-    declared_groups = frozenset(g for m in fleet for g in m.groups)
     return Fleet(
         tuple(chosen), tuple(hosts), unresolved, ssh_config, jump_hosts, known_groups=declared_groups
     )
