@@ -80,12 +80,12 @@ def cmd_report(args: argparse.Namespace) -> ExitCode:
     store = open_store(args, reading=True)
     try:
         report = load_report(store.connection, fleet.names, since, until)
+        text = report_lines(report, _stamp(config.passes.history, args))
         if args.send:
             from fleetwatch.watcher import send_report
 
-            run(send_report(store, config, report_lines(report, _stamp(config.passes.history, args)), until))
+            run(send_report(store, config, text, until))
     finally:
         store.close()
-    text = report_lines(report, _stamp(config.passes.history, args))
     out([json.dumps(report_document(report))] if args.json else text)
     return ExitCode.OK

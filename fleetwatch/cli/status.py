@@ -25,14 +25,13 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
     # Without --interval, judge staleness by the cron cadence: a status is read between `check` runs.
     settings = config.passes.with_defaults(CHECK_INTERVAL)
     store = open_store(args, reading=True)
-    unknown = [n for n in fleet.undeclared if n not in store.polls()]
-    if unknown:
-        store.close()
-        raise ConfigError(
-            f"--host {unknown[0]}: no such host: not an alias in {fleet.ssh_config} or the inventories, and "
-            "never polled into this state store; see `fleetwatch hosts` for the fleet"
-        )
     try:
+        unknown = [n for n in fleet.undeclared if n not in store.polls()]
+        if unknown:
+            raise ConfigError(
+                f"--host {unknown[0]}: no such host: not an alias in {fleet.ssh_config} or the inventories, "
+                "and never polled into this state store; see `fleetwatch hosts` for the fleet"
+            )
         status = read_status(store, entries(fleet), config, settings, time.time())
     finally:
         store.close()
