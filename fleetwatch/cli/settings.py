@@ -155,7 +155,7 @@ def open_store(args: argparse.Namespace, *, reading: bool = False) -> Store:
     ``reading``: a command that only reads it (status, silences, history, report, rules test) never
     creates one: a mistyped ``--state-dir`` is an error, not an empty fleet that looks fine."""
     state_dir = paths.state_dir(getattr(args, "state_dir", None))
-    if reading and not (state_dir / "state.db").exists():
+    if reading and not Store.file(state_dir).exists():
         raise ConfigError(
             f"no state database in {state_dir}: nothing has polled into it yet (run `fleetwatch check` "
             "or watch mode first), or check --state-dir / FLEETWATCH_STATE_DIR"

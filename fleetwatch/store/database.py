@@ -72,11 +72,16 @@ class Store:
         self.notes = tuple(notes)
         """What opening it had to fix (permissions, a corrupt or empty file moved aside), for the user."""
 
+    @staticmethod
+    def file(state_dir: Path) -> Path:
+        """Where the database of ``state_dir`` is (whether or not it exists yet)."""
+        return state_dir / "state.db"
+
     @classmethod
     def open(cls, state_dir: Path) -> Store:
         """Open (creating if needed) ``state.db`` in ``state_dir``: the directory 0700 and the files 0600
         whatever was there before; an empty or corrupt file is moved aside, never silently replaced."""
-        path = state_dir / "state.db"
+        path = cls.file(state_dir)
         notes: list[str] = []
         conn: sqlite3.Connection | None = None
         try:
