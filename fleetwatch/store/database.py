@@ -292,7 +292,7 @@ def _opening(state_dir: Path) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > waited_until:
                     raise StateError(
-                        f"another fleetwatch has been opening {state_dir / 'state.db'} for "
+                        f"another fleetwatch has been opening {Store.file(state_dir)} for "
                         f"{OPEN_WAIT_S:.0f} s (is one stopped mid-start?); try again when it is done"
                     ) from None
                 time.sleep(0.02)
