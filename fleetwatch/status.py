@@ -112,6 +112,8 @@ class HostStatus:
     """Change per hour over the last hour of history (``disk_used_pct``, ``load_1m``)."""
     spend_today_usd: float | None = None
     """What its agent spent today (the operator's day), None when it recorded no usage."""
+    pending: bool = False
+    """Still out when the pass reached its deadline: not polled this pass."""
 
     @property
     def current(self) -> bool:
@@ -122,7 +124,7 @@ class HostStatus:
     def why_at(self, now: float) -> str:
         """``why`` as it reads at ``now`` (a view that stays open: "polled 40 s ago", not the 0 s it said
         when the status was read); the state and staleness stay the status's own."""
-        if self.poll is None or self.why.startswith("not polled"):
+        if self.poll is None or self.pending:
             return self.why
         return _state(self.poll, self.alerts, now, -1.0 if self.stale else math.inf)[1]
 
@@ -251,7 +253,13 @@ def build(
     )
     # A host the pass could not reach in time: what the store holds of it is from an earlier pass.
     rows = tuple(
-        replace(r, state=HostState.UNKNOWN, why="not polled: the pass deadline came first", stale=True)
+        replace(
+            r,
+            state=HostState.UNKNOWN,
+            why="not polled: the pass deadline came first",
+            stale=True,
+            pending=True,
+        )
         if r.alias in waiting
         else r
         for r in rows
