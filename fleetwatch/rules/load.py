@@ -39,14 +39,10 @@ def rule_files(paths: Sequence[Path]) -> list[Path]:
             files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
         else:
             files.append(path)
-    seen: set[Path] = set()  # a file named twice (detectors/ and rules: both) is read once
-    unique = []
+    unique: dict[Path, Path] = {}  # a file named twice (detectors/ and rules: both) is read once
     for file in files:
-        real = file.resolve()
-        if real not in seen:
-            seen.add(real)
-            unique.append(file)
-    return unique
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values())
 
 
 def load_rules(paths: Sequence[Path], taken: Collection[str]) -> Loaded:
