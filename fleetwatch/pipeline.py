@@ -247,18 +247,16 @@ def _with_budgets(
     if not budgets.fleet and not budgets.groups:
         return histories
     fleet = spent_since(conn, settings.history.day_start(now)) if budgets.fleet else 0.0
+    budgeted = {
+        a: [g for g in hosts[a].groups if g in budgets.groups] if a in hosts else [] for a in histories
+    }
     groups: dict[str, float] = {}
     for alias, h in histories.items():
-        for group in hosts[alias].groups if alias in hosts else ():
-            if group in budgets.groups:
-                groups[group] = groups.get(group, 0.0) + h.spend.today_usd
+        for group in budgeted[alias]:
+            groups[group] = groups.get(group, 0.0) + h.spend.today_usd
     out = {}
     for alias, h in histories.items():
-        mine = [
-            SharedSpend(f"group {g}", groups[g], budgets.groups[g])
-            for g in (hosts[alias].groups if alias in hosts else ())
-            if g in groups
-        ]
+        mine = [SharedSpend(f"group {g}", groups[g], budgets.groups[g]) for g in budgeted[alias]]
         if budgets.fleet:
             mine.append(SharedSpend("fleet", fleet, budgets.fleet))
         out[alias] = replace(h, shared=tuple(mine))
