@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,19 @@ def fleetwatch(
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def started(*argv: str, **popen: Any) -> subprocess.Popen[str]:
+    """``fleetwatch ARGV`` running in the background, stdout and stderr piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", *argv],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
     )
 
 
@@ -185,15 +199,7 @@ def _ignore_sighup() -> None:
 def test_the_demo_removes_its_private_key_and_temp_dir_when_ended_by_a_signal(ending: str) -> None:
     # SIGHUP is what a closed terminal or a dropped ssh session sends; under nohup it is ignored.
     nohup = "nohup" in ending
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fleetwatch", "demo", "--interval", "30", "--timeout", "2"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_ignore_sighup if nohup else None,
-    )
+    proc = started("demo", "--interval", "30", "--timeout", "2", preexec_fn=_ignore_sighup if nohup else None)
     try:
         assert proc.stderr is not None
         start = proc.stderr.readline()
@@ -270,23 +276,7 @@ def test_a_one_shot_pass_ended_by_sigterm_is_unknown_never_ok(
     listener.listen(8)  # accepts, never speaks: the pass hangs on it
     config = tmp_path / "ssh_config"
     config.write_text(f"Host hung\n    HostName 127.0.0.1\n    Port {listener.getsockname()[1]}\n")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fleetwatch",
-            *command,
-            "--ssh-config",
-            str(config),
-            "--state-dir",
-            str(tmp_path / "s"),
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = started(*command, "--ssh-config", str(config), "--state-dir", str(tmp_path / "s"))
     try:
         time.sleep(2.5)
         proc.send_signal(signal.SIGTERM)
